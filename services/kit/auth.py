@@ -1,0 +1,206 @@
+"""Token verification (EdDSA, JWKS from the gateway), the caller, and scope."""
+
+import asyncio
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any
+
+import httpx
+import jwt
+import structlog
+from fastapi import Depends, Request
+
+from services.kit.errors import Forbidden, Unauthorized
+from services.kit.settings import Settings
+
+log = structlog.get_logger()
+REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
+
+
+class Role(StrEnum):
+    admin = "admin"
+    county = "county"
+    township = "township"
+    school = "school"
+    village = "village"
+    platform = "platform"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller, as the token says."""
+
+    sub: str
+    username: str
+    role: Role
+    area_code: str
+    school_code: str | None = None
+    token_id: str | None = None
+
+    @property
+    def is_machine(self) -> bool:
+        return self.role is Role.platform
+
+    def covers_area(self, code: str | None) -> bool:
+        """Return whether an area code lies inside the caller's area (prefix rule)."""
+        return bool(code) and code.startswith(self.area_code)
+
+
+class TokenVerifier:
+    """Verify access tokens against the gateway's JWKS (cached; unknown kid refetches, rate-limited)."""
+
+    def __init__(
+        self, settings: Settings, *, keys: dict[str, Any] | None = None, refetch_interval: float = 10.0
+    ):
+        self.settings = settings
+        self.jwks_url = settings.resolved_jwks_url
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._static = keys is not None
+        if keys is not None:
+            self._load(keys)
+        self._last_fetch = 0.0
+        self._refetch_interval = refetch_interval
+        self._lock = asyncio.Lock()
+
+    def _load(self, jwks: dict[str, Any]) -> None:
+        keys = {}
+        for key in jwks.get("keys", []):
+            try:
+                pk = jwt.PyJWK.from_dict(key)
+            except jwt.PyJWTError:
+                continue
+            if key.get("kid") and key.get("crv") == "Ed25519":
+                keys[key["kid"]] = pk
+        self._keys = keys
+
+    async def _refresh(self) -> None:
+        async with self._lock:
+            if time.monotonic() - self._last_fetch < self._refetch_interval and self._keys:
+                return
+            self._last_fetch = time.monotonic()
+            try:
+                async with httpx.AsyncClient(timeout=5.0) as client:
+                    resp = await client.get(self.jwks_url)
+                    resp.raise_for_status()
+                    self._load(resp.json())
+            except (httpx.HTTPError, ValueError) as exc:
+                log.warning("jwks fetch failed", url=self.jwks_url, error=str(exc))
+
+    async def _key_for(self, kid: str) -> jwt.PyJWK:
+        if kid not in self._keys and not self._static:
+            await self._refresh()
+        key = self._keys.get(kid)
+        if key is None:
+            raise Unauthorized("Unknown signing key")
+        return key
+
+    async def verify(self, token: str, *, expected_type: str = "access") -> dict[str, Any]:
+        """Return the claims of a valid token, or raise Unauthorized."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise Unauthorized("Malformed token") from exc
+        if header.get("alg") != "EdDSA" or not isinstance(header.get("kid"), str):
+            raise Unauthorized("Token algorithm not accepted")
+        key = await self._key_for(header["kid"])
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=["EdDSA"],
+                audience=self.settings.jwt_audience,
+                issuer=self.settings.jwt_issuer,
+                options={"require": REQUIRED_CLAIMS},
+                leeway=5,
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthorized("Token expired") from exc
+        except jwt.PyJWTError as exc:
+            raise Unauthorized("Invalid token") from exc
+        if claims.get("typ") != expected_type:
+            raise Unauthorized("Wrong token type")
+        return claims
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    """Build the caller from verified claims."""
+    try:
+        return Principal(
+            sub=str(claims["sub"]),
+            username=str(claims.get("username") or claims["sub"]),
+            role=Role(claims["role"]),
+            area_code=str(claims["area_code"]),
+            school_code=claims.get("school_code"),
+            token_id=claims.get("jti"),
+        )
+    except (KeyError, ValueError) as exc:
+        raise Unauthorized("Token lacks role or area") from exc
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized()
+    return token.strip()
+
+
+async def authenticate(request: Request) -> Principal:
+    """Verify the bearer token and return the caller."""
+    verifier: TokenVerifier = request.app.state.verifier
+    claims = await verifier.verify(bearer_token(request))
+    principal = principal_from_claims(claims)
+    revoked = getattr(request.app.state, "is_revoked", None)
+    if revoked is not None and await revoked(claims):
+        raise Unauthorized("Token revoked")
+    return principal
+
+
+async def current_principal(request: Request) -> Principal:
+    """Return the caller (verified once per request, by the middleware or here)."""
+    principal = getattr(request.state, "principal", None)
+    if principal is None:
+        principal = await authenticate(request)
+        request.state.principal = principal
+    return principal
+
+
+class RequireTokenMiddleware:
+    """Refuse every /api/ request without a valid token, before routing (even unknown paths)."""
+
+    def __init__(self, app, prefix: str = "/api/"):
+        self.app, self.prefix = app, prefix
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(self.prefix):
+            request = Request(scope)
+            try:
+                scope.setdefault("state", {})["principal"] = await authenticate(request)
+            except Unauthorized as exc:
+                from services.kit.errors import problem
+
+                await problem(exc.status, exc.detail, code=exc.code, headers=exc.headers)(
+                    scope, receive, send
+                )
+                return
+        await self.app(scope, receive, send)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require(*roles: Role):
+    """Return a dependency that admits only the given roles."""
+    allowed = frozenset(roles)
+
+    async def _check(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in allowed:
+            raise Forbidden(f"Role '{principal.role}' may not do this")
+        return principal
+
+    return _check
+
+
+STAFF = (Role.admin, Role.county, Role.township, Role.school, Role.village)
+WRITERS = (Role.admin, Role.county, Role.school)

@@ -1,0 +1,79 @@
+"""Engines and sessions: each service talks to its own schema as its own role."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import MetaData
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.kit.settings import Settings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def service_metadata(schema: str) -> MetaData:
+    """Return a MetaData bound to one schema, with named constraints."""
+    return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
+
+
+def async_url(url: str | URL) -> URL:
+    """Return the URL with the asyncpg driver."""
+    return make_url(str(url) if isinstance(url, URL) else url).set(drivername="postgresql+asyncpg")
+
+
+def role_name(settings: Settings, service: str) -> str:
+    return f"{settings.db_role_prefix}{service}"
+
+
+def service_url(settings: Settings, service: str) -> URL:
+    """Return the URL a service connects with: its own role, never the owner's."""
+    assert settings.database_url, "NOL_DATABASE_URL must be set (the launcher sets it)"
+    url = async_url(settings.database_url).set(username=role_name(settings, service))
+    return url.set(password=settings.db_role_password)
+
+
+def asyncpg_dsn(url: URL) -> str:
+    """Return a plain libpq-style DSN (for asyncpg.connect / LISTEN)."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def make_engine(url: URL, *, pool_size: int = 10, application_name: str = "notoneless") -> AsyncEngine:
+    """Create the async engine for a service."""
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={"server_settings": {"application_name": application_name}},
+    )
+
+
+def sessionmaker_for(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """Yield the request's session: one transaction, committed on success, rolled back on error."""
+    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with maker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+# scope="function": commit before the response is sent, so a client never reads
+# a response for a write that then fails to commit.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -1,0 +1,134 @@
+"""Outbox relay: publish committed outbox rows to JetStream, then mark them published.
+
+Woken by LISTEN/NOTIFY, and polls as a fallback. Rows are picked by
+`published_at IS NULL` (never "after the last id seen": ids are handed out before
+commit, so a late commit would be skipped) with `FOR UPDATE SKIP LOCKED`, so
+several relays can run side by side. `Nats-Msg-Id` = event id lets the broker
+drop a re-publish after a crash between publish and mark.
+"""
+
+import asyncio
+from typing import Any
+
+import asyncpg
+import structlog
+from nats.js import JetStreamContext
+from sqlalchemy import Table, Text, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.kit.db import asyncpg_dsn
+from services.kit.events import notify_channel, subject_for
+from services.kit.settings import Settings
+
+log = structlog.get_logger()
+
+
+class Relay:
+    """Publish one schema's outbox to the stream."""
+
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        outbox: Table,
+        js: JetStreamContext,
+        settings: Settings,
+        batch_size: int | None = None,
+    ):
+        self.engine, self.outbox, self.js, self.settings = engine, outbox, js, settings
+        self.schema = outbox.schema or "public"
+        self.batch_size = batch_size or settings.relay_batch_size
+        self._wake = asyncio.Event()
+        self.published = 0
+
+    async def publish_batch(self) -> int:
+        """Publish up to one batch of unpublished rows; return how many."""
+        t = self.outbox
+        async with self.engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    # The payload as text: published as stored, no JSON decode and re-encode.
+                    select(t.c.id, t.c.type, t.c.payload.cast(Text).label("payload"))
+                    .where(t.c.published_at.is_(None))
+                    .order_by(t.c.created_at, t.c.id)
+                    .limit(self.batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            futures = [
+                await self.js.publish_async(
+                    subject_for(row.type, self.settings),
+                    row.payload.encode(),
+                    headers={"Nats-Msg-Id": str(row.id)},
+                )
+                for row in rows
+            ]
+            await asyncio.wait_for(asyncio.gather(*futures), timeout=30)
+            await conn.execute(
+                t.update().where(t.c.id.in_([row.id for row in rows])).values(published_at=func.now())
+            )
+        self.published += len(rows)
+        return len(rows)
+
+    async def drain(self) -> int:
+        """Publish until nothing is left; return the count."""
+        total = 0
+        while n := await self.publish_batch():
+            total += n
+        return total
+
+    async def _listen(self) -> None:
+        """Keep a LISTEN connection open; each notification wakes the loop."""
+        dsn = asyncpg_dsn(self.engine.url)
+
+        def _on_notify(*_: Any) -> None:
+            self._wake.set()
+
+        while True:
+            conn = None
+            try:
+                conn = await asyncpg.connect(dsn)
+                closed = asyncio.Event()
+                conn.add_termination_listener(lambda *_, ev=closed: ev.set())
+                await conn.add_listener(notify_channel(self.schema), _on_notify)
+                self._wake.set()  # catch up on anything committed while not listening
+                await closed.wait()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("relay listen connection failed", schema=self.schema, error=str(exc))
+            finally:
+                if conn is not None and not conn.is_closed():
+                    await conn.close()
+            await asyncio.sleep(1)
+
+    async def run(self) -> None:
+        """Relay forever: drain on every wake-up or poll tick; back off on failures."""
+        listener = asyncio.create_task(self._listen())
+        backoff = 0.2
+        try:
+            while True:
+                try:
+                    await self.drain()
+                    backoff = 0.2
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning(
+                        "relay publish failed; retrying",
+                        schema=self.schema,
+                        error=repr(exc),
+                        retry_in=backoff,
+                    )
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.settings.relay_poll_seconds)
+                except TimeoutError:
+                    pass
+        finally:
+            listener.cancel()

@@ -1,0 +1,183 @@
+"""The FastAPI application every service is built from."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+
+import structlog
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import Table, text
+
+from services.kit import nats as kit_nats
+from services.kit.auth import RequireTokenMiddleware, TokenVerifier
+from services.kit.consumer import Consumer, Handler
+from services.kit.db import make_engine, service_url, sessionmaker_for
+from services.kit.errors import install_error_handlers
+from services.kit.logging import configure_logging
+from services.kit.middleware import (
+    RejectNulMiddleware,
+    RequestIdMiddleware,
+    SecurityHeadersMiddleware,
+)
+from services.kit.relay import Relay
+from services.kit.settings import Settings, get_settings
+
+log = structlog.get_logger()
+
+
+@dataclass
+class Subscription:
+    """A durable consumer a service runs: its name, subjects and handler."""
+
+    name: str
+    subjects: list[str]
+    handler: Handler
+
+
+@dataclass
+class ServiceSpec:
+    name: str
+    title: str
+    description: str
+    routers: Sequence[APIRouter]
+    outbox: Table
+    inbox: Table
+    subscriptions: Sequence[Subscription] = field(default_factory=list)
+    openapi_tags: list[dict] | None = None
+
+
+async def _run_events(app: FastAPI, spec: ServiceSpec, settings: Settings) -> None:
+    """Connect to NATS (retrying), then run the relay and consumers."""
+    while True:
+        try:
+            nc = await kit_nats.connect(settings, name=f"{spec.name}-{id(app)}")
+            js = nc.jetstream()
+            await kit_nats.ensure_stream(js, settings)
+            break
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("nats not reachable; retrying", service=spec.name, error=repr(exc))
+            await asyncio.sleep(1)
+    app.state.nats = nc
+    app.state.js = js
+    tasks = []
+    if settings.relay_in_process:
+        app.state.relay = Relay(engine=app.state.engine, outbox=spec.outbox, js=js, settings=settings)
+        tasks.append(asyncio.create_task(app.state.relay.run()))
+    app.state.consumers = {}
+    for sub in spec.subscriptions:
+        consumer = Consumer(
+            name=sub.name,
+            subjects=sub.subjects,
+            handler=sub.handler,
+            inbox=spec.inbox,
+            sessionmaker=app.state.sessionmaker,
+            js=js,
+            settings=settings,
+        )
+        app.state.consumers[sub.name] = (consumer, asyncio.create_task(consumer.run()))
+    try:
+        await asyncio.gather(*tasks)
+        await asyncio.Event().wait()  # consumers run (and may be replaced by replay) until shutdown
+    finally:
+        everything = tasks + [task for _, task in app.state.consumers.values()]
+        for t in everything:
+            t.cancel()
+        await asyncio.gather(*everything, return_exceptions=True)
+        await nc.close()  # not drain(): pull subscriptions can hold drain for its whole timeout
+
+
+def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
+    """Build a service app: engine, events, token verification, errors, health."""
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level, json=settings.log_json)
+        app.state.engine = make_engine(
+            service_url(settings, spec.name),
+            pool_size=settings.db_pool_size,
+            application_name=f"nol-{spec.name}",
+        )
+        app.state.sessionmaker = sessionmaker_for(app.state.engine)
+        app.state.verifier = TokenVerifier(settings)
+        app.state.nats = None
+        events = asyncio.create_task(_run_events(app, spec, settings))
+        try:
+            yield
+        finally:
+            events.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await events
+            await app.state.engine.dispose()
+
+    app = FastAPI(
+        title=spec.title,
+        description=spec.description,
+        version="1.0.0",
+        lifespan=lifespan,
+        openapi_tags=spec.openapi_tags,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.service = spec.name
+    install_error_handlers(app)
+    for router in spec.routers:
+        app.include_router(router)
+    app.include_router(health_router())
+    app.add_middleware(RequireTokenMiddleware)
+    app.add_middleware(RejectNulMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+def health_router() -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    @router.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> JSONResponse:
+        checks = {"database": False, "broker": False}
+        try:
+            async with request.app.state.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            checks["database"] = True
+        except Exception as exc:
+            log.warning("readiness: database", error=repr(exc))
+        nc = request.app.state.nats
+        checks["broker"] = bool(nc is not None and nc.is_connected)
+        ok = all(checks.values())
+        return JSONResponse(
+            {"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503
+        )
+
+    return router
+
+
+async def replay(app: FastAPI, name: str, *, clear) -> None:
+    """Rebuild a projection: stop its consumer, clear it and its inbox rows, replay from the start."""
+    from nats.js.errors import NotFoundError
+    from sqlalchemy import delete
+
+    if getattr(app.state, "js", None) is None or name not in app.state.consumers:
+        from services.kit.errors import Unavailable
+
+        raise Unavailable("The event stream is not connected yet; try again shortly")
+    consumer, task = app.state.consumers[name]
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    with contextlib.suppress(NotFoundError):
+        await app.state.js.delete_consumer(app.state.settings.stream, name)
+    async with app.state.sessionmaker() as session, session.begin():
+        await clear(session)
+        inbox = consumer.inbox
+        await session.execute(delete(inbox).where(inbox.c.consumer == name))
+    app.state.consumers[name] = (consumer, asyncio.create_task(consumer.run()))

@@ -1,0 +1,105 @@
+"""Settings shared by every process, read from `NOL_*` environment variables."""
+
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICES = ("registry", "subsidy", "dropout", "statistics")
+
+
+class Settings(BaseSettings):
+    """Everything configurable; one prefix, `NOL_`."""
+
+    model_config = SettingsConfigDict(env_prefix="NOL_", extra="ignore")
+
+    # Servers. Unset URLs mean "run the embedded ones" (see services.kit.embedded).
+    database_url: str | None = None
+    nats_url: str | None = None
+    data_dir: Path = Path(".data")
+    db_role_prefix: str = "nol_"
+    db_role_password: str | None = None
+    db_pool_size: int = 10
+
+    # Events.
+    stream: str = "EDU"
+    subject_prefix: str = "edu"
+    stream_replicas: int = 1
+    # How long the broker remembers a Nats-Msg-Id to drop a re-publish (the consumers' inbox covers longer).
+    stream_duplicate_window_seconds: float = 120.0
+    relay_poll_seconds: float = 1.0
+    relay_batch_size: int = 500
+    relay_in_process: bool = True
+
+    # HTTP.
+    host: str = "127.0.0.1"
+    gateway_port: int = 8000
+    gateway_url: str | None = None
+    body_limit_bytes: int = 10 * 1024 * 1024
+    upload_limit_bytes: int = 50 * 1024 * 1024  # imports and platform rosters
+    rate_limit_per_minute: int = 600
+    upstream_timeout_seconds: float = 30.0
+    # Where the gateway finds each service; defaults to host + the ports after the gateway's.
+    service_urls: dict[str, str] = Field(default_factory=dict)
+    cors_origins: list[str] = Field(default_factory=list)
+
+    # Tokens.
+    jwt_issuer: str = "notoneless"
+    jwt_audience: str = "notoneless-api"
+    jwt_private_key: str | None = None
+    access_token_minutes: int = 15
+    refresh_token_days: int = 14
+    jwks_url: str | None = None
+
+    # Bootstrap and demo.
+    admin_username: str | None = None
+    admin_password: str | None = None
+    admin_area: str | None = None
+    demo: bool = False
+
+    # Privacy: key for the ID-number column encryption and lookup hash.
+    data_key: str | None = None
+
+    # Domain knobs.
+    publicity_days: int = 5
+    # Subsidy payment deadline per semester, as MM-DD (NOL_SUBSIDY_DEADLINES='{"spring":"06-15",...}').
+    subsidy_deadlines: dict[str, str] = Field(default_factory=lambda: {"spring": "06-15", "autumn": "11-30"})
+    return_confirm_days: int = 5
+    # Dropout monitoring: consecutive unexplained school days that open a case; days an open case
+    # may stay at one level without return before it escalates; public holidays (JSON list of dates;
+    # counties add their own through the API).
+    dropout_case_after_days: int = 3
+    dropout_escalate_after_days: int = 7
+    holidays: list[date] = Field(default_factory=list)
+
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, v: Path) -> Path:
+        return v.expanduser().resolve()
+
+    def port_of(self, service: str) -> int:
+        """Return the port a service listens on: the four after the gateway's."""
+        return self.gateway_port + 1 + SERVICES.index(service)
+
+    def service_url(self, service: str) -> str:
+        """Return the base URL of a service."""
+        return self.service_urls.get(service) or f"http://{self.host}:{self.port_of(service)}"
+
+    @property
+    def public_gateway_url(self) -> str:
+        return self.gateway_url or f"http://{self.host}:{self.gateway_port}"
+
+    @property
+    def resolved_jwks_url(self) -> str:
+        return self.jwks_url or f"{self.public_gateway_url}/.well-known/jwks.json"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Return the process-wide settings (read once)."""
+    return Settings()
