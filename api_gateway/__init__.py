@@ -1,0 +1,1 @@
+"""The API gateway: tokens, users, routing to the services, rate limits, idempotency, audit."""

@@ -1,0 +1,23 @@
+"""The `refresh_token` table: opaque rotating refresh tokens, stored as hashes, in families."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Column, DateTime, ForeignKey, Uuid
+from sqlmodel import Field
+
+from api_gateway.db import GatewayModel, created_at_field
+
+
+class RefreshToken(GatewayModel, table=True):
+    __tablename__ = "refresh_token"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    family_id: uuid.UUID = Field(index=True)
+    user_id: uuid.UUID = Field(sa_column=Column(
+        Uuid, ForeignKey("gateway.user_account.id", ondelete="CASCADE"), nullable=False, index=True))
+    created_at: datetime = created_at_field()
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    used_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))

@@ -1,0 +1,166 @@
+"""Logins, client credentials, refresh-token rotation (with reuse detection) and logout."""
+
+import hmac
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import NoReturn
+
+from sqlalchemy import update
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from api_gateway.audit.chain import AuditEntry, append_audit
+from api_gateway.auth.models import RefreshToken
+from api_gateway.auth.schemas import TokenResponse
+from api_gateway.clients.models import ApiClient
+from api_gateway.db import now
+from api_gateway.keys import KeyRing
+from api_gateway.passwords import verify_password
+from api_gateway.tokens import hash_secret, issue_access_token, new_refresh_token
+from api_gateway.users.models import UserAccount
+from services.kit.auth import Role
+from services.kit.errors import RateLimited, Unauthorized
+from services.kit.settings import Settings
+
+MAX_FAILED_LOGINS = 5
+LOCK_MINUTES = 5
+LOGIN_PATH = "/api/v1/auth/token"
+BAD_LOGIN = "Invalid username or password"
+
+
+@dataclass(frozen=True, slots=True)
+class Issuer:
+    """What issuing tokens needs: settings, keys, and the request id for the audit log."""
+
+    settings: Settings
+    keyring: KeyRing
+    request_id: str | None = None
+
+
+async def _audit_login(session: AsyncSession, issuer: Issuer, *, actor: str, role: str,
+                       area_code: str, ok: bool, status: int) -> None:
+    await append_audit(session, AuditEntry(
+        actor=actor[:64], actor_role=role, actor_area_code=area_code,
+        action="login" if ok else "login_failed", method="POST", path=LOGIN_PATH, status=status,
+        target_type="auth", target_id=actor[:128], request_id=issuer.request_id))
+
+
+async def _fail(session: AsyncSession, error: Exception) -> NoReturn:
+    # Commit before raising: the failure count and the audit entry must survive the
+    # rollback the session dependency does on error.
+    await session.commit()
+    raise error
+
+
+async def _issue_for_user(session: AsyncSession, issuer: Issuer, user: UserAccount,
+                          *, family_id: uuid.UUID | None = None) -> TokenResponse:
+    token, expires_in = issue_access_token(
+        issuer.keyring, issuer.settings, sub=str(user.id), username=user.username, role=user.role,
+        area_code=user.area_code, school_code=user.school_code)
+    refresh, refresh_hash = new_refresh_token()
+    session.add(RefreshToken(
+        token_hash=refresh_hash, family_id=family_id or uuid.uuid4(), user_id=user.id,
+        expires_at=now() + timedelta(days=issuer.settings.refresh_token_days)))
+    await session.flush()
+    return TokenResponse(access_token=token, expires_in=expires_in, refresh_token=refresh)
+
+
+async def _refuse_login(session: AsyncSession, issuer: Issuer, user: UserAccount | None,
+                        error: Exception, *, actor: str) -> NoReturn:
+    status = 429 if isinstance(error, RateLimited) else 401
+    role, area = (user.role, user.area_code) if user else ("", "")
+    await _audit_login(session, issuer, actor=actor, role=role, area_code=area, ok=False,
+                       status=status)
+    await _fail(session, error)
+
+
+def _count_failure(user: UserAccount) -> None:
+    user.failed_logins += 1
+    if user.failed_logins >= MAX_FAILED_LOGINS:
+        user.failed_logins, user.locked_until = 0, now() + timedelta(minutes=LOCK_MINUTES)
+
+
+async def password_login(session: AsyncSession, issuer: Issuer, *, username: str, password: str,
+                         ) -> TokenResponse:
+    """Check a username and password; lock the account for a while after repeated failures."""
+    stmt = select(UserAccount).where(UserAccount.username == username).with_for_update()
+    user = (await session.exec(stmt)).one_or_none()
+    if user is None:
+        await verify_password(password, None)  # same cost as a real check
+        await _refuse_login(session, issuer, None, Unauthorized(BAD_LOGIN), actor=username)
+    if user.locked_until and user.locked_until > now():
+        wait = math.ceil((user.locked_until - now()).total_seconds())
+        await _refuse_login(session, issuer, user, RateLimited(
+            "Too many failed logins; the account is locked for a few minutes",
+            headers={"Retry-After": str(wait)}), actor=user.username)
+    valid, new_hash = await verify_password(password, user.password_hash)
+    if not valid:
+        _count_failure(user)
+        session.add(user)
+        await _refuse_login(session, issuer, user, Unauthorized(BAD_LOGIN), actor=user.username)
+    if user.disabled:
+        await _refuse_login(session, issuer, user, Unauthorized("Account disabled"),
+                            actor=user.username)
+    user.failed_logins, user.locked_until = 0, None
+    user.password_hash = new_hash or user.password_hash
+    session.add(user)
+    await _audit_login(session, issuer, actor=user.username, role=user.role,
+                       area_code=user.area_code, ok=True, status=200)
+    return await _issue_for_user(session, issuer, user)
+
+
+async def client_login(session: AsyncSession, issuer: Issuer, *, client_id: str,
+                       client_secret: str) -> TokenResponse:
+    """Check client credentials; platform clients get an access token only."""
+    stmt = select(ApiClient).where(ApiClient.client_id == client_id)
+    client = (await session.exec(stmt)).one_or_none()
+    expected = client.secret_hash if client else hash_secret("")
+    if (client is None or client.disabled
+            or not hmac.compare_digest(expected, hash_secret(client_secret))):
+        area = client.area_code if client else ""
+        await _audit_login(session, issuer, actor=client_id, role=Role.platform, area_code=area,
+                           ok=False, status=401)
+        await _fail(session, Unauthorized("Invalid client credentials"))
+    await _audit_login(session, issuer, actor=client.client_id, role=Role.platform,
+                       area_code=client.area_code, ok=True, status=200)
+    token, expires_in = issue_access_token(
+        issuer.keyring, issuer.settings, sub=client.client_id, username=client.client_id,
+        role=Role.platform, area_code=client.area_code, school_code=None)
+    return TokenResponse(access_token=token, expires_in=expires_in)
+
+
+async def _revoke_family(session: AsyncSession, family_id: uuid.UUID) -> None:
+    await session.exec(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now()))
+
+
+async def refresh(session: AsyncSession, issuer: Issuer, *, refresh_token: str) -> TokenResponse:
+    """Rotate a refresh token; a reused one revokes its whole family."""
+    stmt = select(RefreshToken).where(RefreshToken.token_hash == hash_secret(refresh_token))
+    row = (await session.exec(stmt.with_for_update())).one_or_none()
+    if row is None or row.revoked_at is not None or row.expires_at <= now():
+        raise Unauthorized("Invalid refresh token")
+    if row.used_at is not None:
+        # Someone replayed a rotated token: either copy may be the thief's, so end both.
+        await _revoke_family(session, row.family_id)
+        await _fail(session, Unauthorized("Refresh token reused; please log in again"))
+    user = await session.get(UserAccount, row.user_id)
+    if user is None or user.disabled:
+        await _revoke_family(session, row.family_id)
+        await _fail(session, Unauthorized("Account disabled"))
+    row.used_at = now()
+    session.add(row)
+    return await _issue_for_user(session, issuer, user, family_id=row.family_id)
+
+
+async def logout(session: AsyncSession, *, refresh_token: str) -> None:
+    """Revoke the family of a refresh token (unknown tokens are ignored)."""
+    stmt = select(RefreshToken.family_id).where(
+        RefreshToken.token_hash == hash_secret(refresh_token))
+    family_id = (await session.exec(stmt)).one_or_none()
+    if family_id is not None:
+        await _revoke_family(session, family_id)

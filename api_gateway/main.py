@@ -1,0 +1,141 @@
+"""The gateway app. Run with `uvicorn api_gateway.main:create_app --factory`."""
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio.to_thread
+import structlog
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from api_gateway.audit.middleware import AuditMiddleware
+from api_gateway.audit.routes import router as audit_router
+from api_gateway.auth.routes import router as auth_router
+from api_gateway.auth.routes import wellknown
+from api_gateway.authn import AuthenticateMiddleware
+from api_gateway.bodylimit import BodyLimitMiddleware
+from api_gateway.clients.routes import router as clients_router
+from api_gateway.health import router as health_router
+from api_gateway.idempotency.middleware import IdempotencyMiddleware
+from api_gateway.keys import load_keyring
+from api_gateway.openapi_merge import merged_openapi
+from api_gateway.proxy import make_http_client, proxy_routes
+from api_gateway.ratelimit import RateLimitMiddleware
+from api_gateway.tasks import router as tasks_router
+from api_gateway.users.routes import router as users_router
+from api_gateway.users.service import bootstrap_admin
+from services.kit.auth import TokenVerifier
+from services.kit.db import make_engine, service_url, sessionmaker_for
+from services.kit.errors import install_error_handlers
+from services.kit.logging import configure_logging
+from services.kit.middleware import (
+    RejectNulMiddleware,
+    RequestIdMiddleware,
+    SecurityHeadersMiddleware,
+)
+from services.kit.settings import Settings, get_settings
+
+log = structlog.get_logger()
+
+DESCRIPTION = """\
+The notoneless (一个不少) API: one entry point for the registry, subsidies,
+dropout monitoring and statistics.
+
+Authenticate with `POST /api/v1/auth/token` and send `Authorization: Bearer <token>`.
+Errors are `application/problem+json`; lists are `{"items": [...], "next_cursor"}`
+(`?limit=` up to 500, `?cursor=`); every POST takes an `Idempotency-Key` header;
+PATCH needs the current `version` (or `If-Match`).
+"""
+
+TAGS = [
+    {"name": "auth", "description": "Tokens, refresh, the caller, public keys."},
+    {"name": "users", "description": "People who log in, managed within an area."},
+    {"name": "clients", "description": "Machine clients of the poverty platform."},
+    {"name": "audit", "description": "Who wrote or revealed what, and when."},
+]
+
+
+def _lifespan(settings: Settings):
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level, json=settings.log_json)
+        # One line per proxied request from httpx would double the access log.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        keyring = await anyio.to_thread.run_sync(load_keyring, settings)
+        app.state.keyring = keyring
+        app.state.verifier = TokenVerifier(settings, keys=keyring.jwks())
+        app.state.engine = make_engine(
+            service_url(settings, "gateway"), pool_size=settings.db_pool_size, application_name="nol-gateway"
+        )
+        app.state.sessionmaker = sessionmaker_for(app.state.engine)
+        app.state.http = make_http_client(settings)
+        try:
+            async with app.state.sessionmaker() as session:
+                await bootstrap_admin(session, settings)
+                await session.commit()
+            yield
+        finally:
+            await app.state.http.aclose()
+            await app.state.engine.dispose()
+
+    return lifespan
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the gateway app (the engine, keys and HTTP client are made in its lifespan)."""
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="notoneless API",
+        description=DESCRIPTION,
+        version="1.0.0",
+        lifespan=_lifespan(settings),
+        openapi_tags=TAGS,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    for router in (
+        wellknown,
+        health_router,
+        auth_router,
+        users_router,
+        clients_router,
+        audit_router,
+        tasks_router,
+    ):
+        app.include_router(router)
+    app.router.routes.extend(proxy_routes())
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = merged_openapi(app, settings=settings)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+    # Added innermost first: the request meets them in the reverse order.
+    app.add_middleware(AuditMiddleware)
+    app.add_middleware(IdempotencyMiddleware, abandon_after=settings.upstream_timeout_seconds + 60)
+    app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute)
+    app.add_middleware(AuthenticateMiddleware)
+    uploads = {
+        "/api/v1/imports": settings.upload_limit_bytes,
+        "/api/v1/verifications": settings.upload_limit_bytes,
+    }
+    app.add_middleware(BodyLimitMiddleware, limit=settings.body_limit_bytes, larger=uploads)
+    app.add_middleware(RejectNulMiddleware)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            max_age=600,
+            expose_headers=["X-Request-ID", "Retry-After", "Idempotent-Replayed"],
+        )
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(RequestIdMiddleware)
+    return app

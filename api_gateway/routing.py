@@ -1,0 +1,51 @@
+"""Which service owns which path, and which paths a platform client may reach."""
+
+from services.kit.auth import Principal, Role
+from services.kit.errors import Forbidden
+
+API = "/api/v1"
+
+# Path prefix (under /api/v1) -> owning service.
+ROUTES: dict[str, str] = {
+    "/areas": "registry",
+    "/schools": "registry",
+    "/households": "registry",
+    "/students": "registry",
+    "/imports": "registry",
+    "/subsidy": "subsidy",
+    "/attendance": "dropout",
+    "/dropout": "dropout",
+    "/disability": "dropout",
+    "/tasks": "dropout",
+    "/stats": "statistics",
+    "/verifications": "statistics",
+}
+
+# What a platform client may reach: prefix -> allowed methods. Everything else is 403.
+PLATFORM_ALLOWED: dict[str, frozenset[str]] = {
+    "/stats": frozenset({"GET", "HEAD"}),
+    "/verifications": frozenset({"GET", "HEAD", "POST"}),
+    "/households": frozenset({"GET", "HEAD"}),
+}
+
+
+def _prefix_of(path: str) -> str | None:
+    if not path.startswith(API + "/"):
+        return None
+    first = "/" + path[len(API) + 1:].split("/", 1)[0]
+    return first if first in ROUTES else None
+
+
+def service_for(path: str) -> str | None:
+    """Return the service owning a path, or None."""
+    prefix = _prefix_of(path)
+    return ROUTES[prefix] if prefix else None
+
+
+def check_route_access(principal: Principal, method: str, path: str) -> None:
+    """Refuse (403) what the caller's role may never do, before the request leaves the gateway."""
+    if principal.role is not Role.platform:
+        return
+    allowed = PLATFORM_ALLOWED.get(_prefix_of(path) or "", frozenset())
+    if method.upper() not in allowed:
+        raise Forbidden("Platform clients may not use this endpoint")

@@ -1,0 +1,55 @@
+"""`GET /api/v1/tasks`: the caller's to-dos from every service that has some, merged for a phone."""
+
+import asyncio
+from typing import Annotated, Any
+
+import httpx
+import structlog
+from fastapi import APIRouter, Query, Request
+
+from api_gateway.routing import check_route_access
+from services.kit.errors import Unauthorized, Unavailable
+
+log = structlog.get_logger()
+router = APIRouter(prefix="/api/v1", tags=["tasks"])
+SOURCES = {"dropout": "/api/v1/tasks", "subsidy": "/api/v1/subsidy/tasks"}
+
+
+async def _fetch(request: Request, service: str, path: str, params: list) -> list[dict[str, Any]] | None:
+    client: httpx.AsyncClient = request.app.state.http
+    url = request.app.state.settings.service_url(service) + path
+    headers = {k: v for k, v in request.headers.items() if k in ("authorization", "x-request-id")}
+    try:
+        resp = await client.get(url, headers=headers, params=params)
+    except httpx.HTTPError as exc:
+        log.warning("tasks source unavailable", service=service, error=repr(exc))
+        return None
+    if resp.status_code == 404:
+        return []
+    if resp.status_code != 200:
+        log.warning("tasks source failed", service=service, status=resp.status_code)
+        return None
+    body = resp.json()
+    items = body.get("items", []) if isinstance(body, dict) else body
+    return [{**item, "source": service} for item in items]
+
+
+@router.get("/tasks", summary="What the caller has to do now (all services)")
+async def tasks(
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=500, description="At most this many, soonest first")] = 100,
+):
+    """Merge the dropout and subsidy to-dos, soonest due first; `unavailable` names a source that failed."""
+    principal = request.scope.get("state", {}).get("principal")
+    if principal is None:
+        raise Unauthorized()
+    check_route_access(principal, "GET", "/api/v1/tasks")
+    # Every filter goes to every source (each ignores what it does not know); cursors are per source.
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
+    results = await asyncio.gather(*(_fetch(request, s, p, params) for s, p in SOURCES.items()))
+    failed = [s for s, r in zip(SOURCES, results, strict=True) if r is None]
+    if len(failed) == len(SOURCES):
+        raise Unavailable("No service could list tasks; try again shortly")
+    items = [item for r in results if r for item in r]
+    items.sort(key=lambda t: (t.get("due_on") or "9999-12-31", t.get("kind") or ""))
+    return {"items": items[:limit], "next_cursor": None, "unavailable": failed}

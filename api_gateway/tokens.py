@@ -1,0 +1,47 @@
+"""Access tokens (EdDSA JWTs) and opaque refresh tokens."""
+
+import hashlib
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import jwt
+
+from api_gateway.keys import KeyRing
+from services.kit.settings import Settings
+
+
+def issue_access_token(
+    keyring: KeyRing, settings: Settings, *, sub: str, username: str, role: str,
+    area_code: str, school_code: str | None,
+) -> tuple[str, int]:
+    """Sign an access token; return it and its lifetime in seconds."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    lifetime = settings.access_token_minutes * 60
+    claims = {
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "sub": sub,
+        "iat": now,
+        "nbf": now,
+        "exp": now + timedelta(seconds=lifetime),
+        "jti": uuid.uuid4().hex,
+        "typ": "access",
+        "role": role,
+        "area_code": area_code,
+        "school_code": school_code,
+        "username": username,
+    }
+    token = jwt.encode(claims, keyring.private_key, algorithm="EdDSA", headers={"kid": keyring.kid})
+    return token, lifetime
+
+
+def new_refresh_token() -> tuple[str, str]:
+    """Return a fresh opaque refresh token and the hash it is stored under."""
+    token = secrets.token_urlsafe(32)
+    return token, hash_secret(token)
+
+
+def hash_secret(secret: str) -> str:
+    """Return the sha256 (hex) a high-entropy secret is stored under."""
+    return hashlib.sha256(secret.encode()).hexdigest()
