@@ -1,0 +1,190 @@
+"""Import jobs: accept a file, check its header and size, and keep the job's progress and errors."""
+
+import asyncio
+import shutil
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import or_, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.kit.auth import Principal, Role
+from services.kit.errors import Forbidden, Invalid, NotFound, PayloadTooLarge
+from services.kit.spreadsheet import UnreadableFile, kind_of, read_table
+from services.registry.imports.columns import Layout, layout_for
+from services.registry.imports.models import ImportJob
+
+MAX_BYTES = 50 * 1024 * 1024
+MAX_ROWS = 200_000
+MAX_ERRORS = 1000  # kept in the job; error_count counts them all
+STALE_AFTER = timedelta(minutes=2)  # a queued or running job not heard of for this long has died
+WRITERS = {
+    "areas": (Role.admin, Role.county),
+    "schools": (Role.admin, Role.county),
+    "households": (Role.admin, Role.county, Role.school),
+    "students": (Role.admin, Role.county, Role.school),
+}
+INTERRUPTED = (
+    "Interrupted (the service stopped); import the file again: stored rows are updated, not duplicated"
+)
+
+
+def visible_to(principal: Principal):
+    """Jobs the caller may see: its own, and those of users inside its area (a school: its own school's)."""
+    if principal.role is Role.school:
+        return or_(ImportJob.actor == principal.username, ImportJob.school_code == principal.school_code)
+    return or_(
+        ImportJob.actor == principal.username,
+        ImportJob.area_code.startswith(principal.area_code, autoescape=True),
+    )
+
+
+async def get_job_or_404(session: AsyncSession, principal: Principal, job_id: uuid.UUID) -> ImportJob:
+    """Return a job the caller may see; one whose process died is reported (and stored) as failed."""
+    query = select(ImportJob).where(ImportJob.id == job_id, visible_to(principal))
+    job = (await session.execute(query)).scalar_one_or_none()
+    if job is None:
+        raise NotFound("No such import")
+    if job.status in ("queued", "running") and job.updated_at < datetime.now(UTC) - STALE_AFTER:
+        await fail_stale(session, job_id=job_id)
+        job = (await session.execute(query.execution_options(populate_existing=True))).scalar_one()
+    return job
+
+
+def check_writer(principal: Principal, kind: str) -> None:
+    if principal.role not in WRITERS[kind]:
+        raise Forbidden(f"Role '{principal.role}' may not import {kind}")
+
+
+def _save(upload: IO[bytes], path: Path) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    upload.seek(0)
+    with open(path, "wb") as out:
+        shutil.copyfileobj(upload, out, 1 << 20)
+        return out.tell()
+
+
+def _inspect(path: Path, filename: str, kind: str) -> tuple[Layout, int]:
+    """Map the header and count the data rows (one streaming pass; stops past the row cap)."""
+    with read_table(path, filename) as table:
+        layout = layout_for(kind, table.header)
+        total = 0
+        for _ in table.rows:
+            total += 1
+            if total > MAX_ROWS:
+                raise PayloadTooLarge(f"The file has more than {MAX_ROWS} data rows; split it")
+    if total == 0:
+        raise Invalid(["file"], "The file has no data rows")
+    return layout, total
+
+
+async def accept_file(
+    *, upload: IO[bytes], size: int | None, filename: str, kind: str, path: Path
+) -> tuple[Layout, int]:
+    """Store an upload at `path` and check it; return its layout and row count (or raise, leaving no file)."""
+    try:
+        kind_of(filename)
+    except UnreadableFile as exc:
+        raise Invalid(["file"], str(exc)) from None
+    if size is not None and size > MAX_BYTES:
+        raise PayloadTooLarge(f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB; split it")
+    try:
+        stored = await asyncio.to_thread(_save, upload, path)
+        if stored > MAX_BYTES:
+            raise PayloadTooLarge(f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB; split it")
+        return await asyncio.to_thread(_inspect, path, filename, kind)
+    except UnreadableFile as exc:
+        await asyncio.to_thread(path.unlink, missing_ok=True)
+        raise Invalid(["file"], str(exc)) from None
+    except BaseException:
+        await asyncio.to_thread(path.unlink, missing_ok=True)
+        raise
+
+
+async def create_job(
+    session: AsyncSession, principal: Principal, *, job_id: uuid.UUID, kind: str, filename: str, total: int
+) -> ImportJob:
+    """Record a queued job for the caller."""
+    job = ImportJob(
+        id=job_id,
+        kind=kind,
+        filename=filename[:255],
+        total=total,
+        actor=principal.username,
+        actor_role=principal.role.value,
+        area_code=principal.area_code,
+        school_code=principal.school_code,
+    )
+    session.add(job)
+    await session.flush()
+    return job
+
+
+async def set_status(
+    session: AsyncSession, job_id: uuid.UUID, status: str, detail: str | None = None
+) -> None:
+    now = datetime.now(UTC)
+    values: dict[str, Any] = {"status": status, "updated_at": now, "version": ImportJob.version + 1}
+    if status == "running":
+        values["started_at"] = now
+    if status in ("done", "failed"):
+        values["finished_at"] = now
+    if detail is not None:
+        values["detail"] = detail[:500]
+    await session.execute(update(ImportJob).where(ImportJob.id == job_id).values(**values))
+
+
+async def add_progress(
+    session: AsyncSession,
+    job_id: uuid.UUID,
+    *,
+    processed: int,
+    created: int,
+    updated: int,
+    errors: list[dict],
+) -> None:
+    """Count a handled chunk in the job (same transaction as its rows); keep the first errors."""
+    values: dict[str, Any] = {
+        "processed": ImportJob.processed + processed,
+        "created": ImportJob.created + created,
+        "updated": ImportJob.updated + updated,
+        "error_count": ImportJob.error_count + len(errors),
+        "updated_at": datetime.now(UTC),
+        "version": ImportJob.version + 1,
+    }
+    if errors:
+        kept = (await session.execute(select(ImportJob.errors).where(ImportJob.id == job_id))).scalar_one()
+        room = MAX_ERRORS - len(kept)
+        if room > 0:
+            values["errors"] = kept + sorted(errors, key=lambda e: e["row"])[:room]
+    await session.execute(update(ImportJob).where(ImportJob.id == job_id).values(**values))
+
+
+async def touch(session: AsyncSession, job_ids: list[uuid.UUID]) -> None:
+    """Tell others these jobs are alive."""
+    if job_ids:
+        await session.execute(
+            update(ImportJob).where(ImportJob.id.in_(job_ids)).values(updated_at=datetime.now(UTC))
+        )
+
+
+async def fail_stale(session: AsyncSession, *, job_id: uuid.UUID | None = None) -> list[uuid.UUID]:
+    """Mark failed the queued or running jobs nobody has heard of lately (their process died)."""
+    now = datetime.now(UTC)
+    stmt = (
+        update(ImportJob)
+        .where(ImportJob.status.in_(("queued", "running")), ImportJob.updated_at < now - STALE_AFTER)
+        .values(
+            status="failed",
+            detail=INTERRUPTED,
+            finished_at=now,
+            updated_at=now,
+            version=ImportJob.version + 1,
+        )
+        .returning(ImportJob.id)
+    )
+    if job_id is not None:
+        stmt = stmt.where(ImportJob.id == job_id)
+    return list((await session.execute(stmt)).scalars())

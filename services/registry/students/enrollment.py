@@ -1,0 +1,123 @@
+"""Enrollment changes: every step kept as history, one student across schools and counties."""
+
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.kit.auth import Principal, Role
+from services.kit.errors import Conflict, Forbidden, Invalid
+from services.registry.db import now
+from services.registry.schools.models import School
+from services.registry.students.models import EnrollmentChange, Student
+from services.registry.students.schemas import EnrollmentChangeCreate
+from services.registry.students.service import WRITERS, emit_student
+
+ACTIVE = {"enrolled", "home_taught"}
+AWAY = {"suspended", "deferred", "dropped_out", "out_of_county", "transferred_out", "home_taught"}
+# kind → (statuses it may start from, the status it leads to)
+TRANSITIONS: dict[str, tuple[set[str], str]] = {
+    "transfer": (ACTIVE | {"suspended", "deferred", "out_of_county"}, "enrolled"),
+    "suspend": (ACTIVE, "suspended"),
+    "defer": (ACTIVE, "deferred"),
+    "home_teaching": ({"enrolled", "suspended", "deferred"}, "home_taught"),
+    "out_of_county": (ACTIVE | {"suspended", "deferred"}, "out_of_county"),
+    "graduate": (ACTIVE, "graduated"),
+    "drop_out": (ACTIVE | {"suspended"}, "dropped_out"),
+    "return": (AWAY, "enrolled"),
+    "deceased": (
+        {
+            "enrolled",
+            "home_taught",
+            "suspended",
+            "deferred",
+            "out_of_county",
+            "transferred_out",
+            "dropped_out",
+            "graduated",
+        },
+        "deceased",
+    ),
+}
+
+
+async def _target_school(session: AsyncSession, principal: Principal, code: str) -> School:
+    school = await session.get(School, code)
+    if school is None:
+        raise Invalid(["details", "school_code"], f"Unknown school {code}", code="unknown_school")
+    return school
+
+
+async def change_enrollment(
+    session: AsyncSession, principal: Principal, *, student: Student, data: EnrollmentChangeCreate
+) -> EnrollmentChange:
+    """Apply one enrollment change to a student in scope and record it."""
+    if principal.role not in WRITERS:
+        raise Forbidden("Only county, school and admin users change enrollment")
+    allowed_from, to_status = TRANSITIONS[data.kind]
+    if student.status not in allowed_from:
+        raise Conflict(f"A student who is {student.status} cannot {data.kind.replace('_', ' ')}")
+    if data.effective_date > date.today() + timedelta(days=31) or data.effective_date < student.birth_date:
+        raise Invalid(["effective_date"], "effective_date is implausible")
+    d = data.details
+    from_school, from_status = student.school_code, student.status
+    if data.kind == "transfer" or (data.kind == "return" and d.school_code):
+        if data.kind == "transfer" and not d.school_code:
+            raise Invalid(["details", "school_code"], "A transfer needs the receiving school", code="missing")
+        if principal.role is Role.school and data.kind == "return" and d.school_code != principal.school_code:
+            raise Invalid(["details", "school_code"], "A school can take a student back only into itself")
+        school = await _target_school(session, principal, d.school_code)
+        if data.kind == "transfer" and school.code == student.school_code:
+            raise Invalid(["details", "school_code"], "The student is already at this school")
+        stage = d.stage.value if d.stage else student.stage
+        if stage not in school.stages:
+            raise Invalid(["details", "stage"], f"School {school.code} does not offer {stage}")
+        student.school_code, student.area_code, student.stage = school.code, school.area_code, stage
+    if data.kind == "out_of_county" and not (d.province or d.county or d.school_name):
+        raise Invalid(
+            ["details"], "Say where the student studies (province, county or school_name)", code="missing"
+        )
+    for key in ("grade", "class_name", "boarding"):
+        if getattr(d, key) is not None:
+            setattr(student, key, getattr(d, key))
+    student.status = to_status
+    student.version += 1
+    student.updated_at = now()
+    change = EnrollmentChange(
+        student_id=student.id,
+        kind=data.kind,
+        effective_date=data.effective_date,
+        from_status=from_status,
+        to_status=to_status,
+        from_school_code=from_school,
+        to_school_code=student.school_code,
+        stage=student.stage,
+        grade=student.grade,
+        details=d.model_dump(mode="json", exclude_none=True),
+        reason=data.reason,
+        actor=principal.username,
+    )
+    session.add_all([student, change])
+    await session.flush()
+    await emit_student(
+        session,
+        student,
+        "enrollment_changed",
+        change={
+            "id": str(change.id),
+            "kind": change.kind,
+            "effective_date": change.effective_date.isoformat(),
+            "from_status": from_status,
+            "to_status": to_status,
+            "from_school_code": from_school,
+            "to_school_code": student.school_code,
+            "details": change.details,
+            "reason": change.reason,
+            "actor": change.actor,
+        },
+    )
+    return change
+
+
+def history_query(student: Student):
+    return select(EnrollmentChange).where(EnrollmentChange.student_id == student.id)

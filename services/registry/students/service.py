@@ -1,0 +1,327 @@
+"""Students: enroll, read, list — inside the caller's scope, ID numbers encrypted."""
+
+import uuid
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.kit.auth import Principal, Role
+from services.kit.crypto import id_cipher, mask_id_number, mask_student_number
+from services.kit.errors import Conflict, Forbidden, Invalid, NotFound
+from services.kit.settings import get_settings
+from services.kit.versioning import check_version
+from services.registry.db import now
+from services.registry.domain import Stage, categories_of
+from services.registry.events import emit
+from services.registry.households.models import Household
+from services.registry.households.service import current_kinds
+from services.registry.schools.models import School
+from services.registry.schools.service import visible_to as school_visible_to
+from services.registry.students.models import EnrollmentChange, Student
+from services.registry.students.schemas import EnrollmentOut, StudentCreate, StudentPublic, StudentUpdate
+
+# Usual age (on 1 September) at grade 1 of each stage; beyond ±2 years we flag, not refuse.
+ENTRY_AGE = {
+    Stage.preschool: 3,
+    Stage.primary: 6,
+    Stage.junior: 12,
+    Stage.senior: 15,
+    Stage.vocational: 15,
+    Stage.higher: 18,
+}
+WRITERS = (Role.admin, Role.county, Role.school)
+
+
+def visible_to(principal: Principal):
+    """Students the caller may see: by school area, own school, or household village."""
+    if principal.role is Role.school:
+        return Student.school_code == principal.school_code
+    if principal.role is Role.village:
+        return Student.village_code.startswith(principal.area_code, autoescape=True)
+    return Student.area_code.startswith(principal.area_code, autoescape=True)
+
+
+async def get_student_or_404(session: AsyncSession, principal: Principal, student_id: uuid.UUID) -> Student:
+    student = (
+        await session.execute(select(Student).where(Student.id == student_id, visible_to(principal)))
+    ).scalar_one_or_none()
+    if student is None:
+        raise NotFound("No such student")
+    return student
+
+
+def age_warnings(birth_date: date, stage: Stage, grade: int, on: date | None = None) -> list[str]:
+    """Flag an age unusual for the stage and grade (repeaters and late starters are real)."""
+    if stage not in ENTRY_AGE:
+        return []
+    on = on or date.today()
+    school_year_start = date(on.year if on.month >= 9 else on.year - 1, 9, 1)
+    age = (
+        school_year_start.year
+        - birth_date.year
+        - ((school_year_start.month, school_year_start.day) < (birth_date.month, birth_date.day))
+    )
+    usual = ENTRY_AGE[stage] + (grade - 1)
+    if abs(age - usual) > 2:
+        return [f"age {age} is unusual for {stage.value} grade {grade} (usually about {usual})"]
+    return []
+
+
+async def _school_for_write(session: AsyncSession, principal: Principal, code: str) -> School:
+    school = (
+        await session.execute(select(School).where(School.code == code, school_visible_to(principal)))
+    ).scalar_one_or_none()
+    if school is None:
+        raise Invalid(["enrollment", "school_code"], f"Unknown school {code}", code="unknown_school")
+    return school
+
+
+async def enroll(session: AsyncSession, principal: Principal, *, data: StudentCreate) -> Student:
+    """Register a student (one ID number, one student, deployment-wide)."""
+    if principal.role not in WRITERS:
+        raise Forbidden("Only county, school and admin users register students")
+    school = await _school_for_write(session, principal, data.enrollment.school_code)
+    if data.enrollment.stage not in school.stages:
+        raise Invalid(
+            ["enrollment", "stage"], f"School {school.code} does not offer {data.enrollment.stage.value}"
+        )
+    cipher = id_cipher(get_settings())
+    id_hash = cipher.lookup_hash(data.id_number)
+    await _refuse_duplicate(session, principal, id_hash)
+    household = await household_for_link(session, principal, data.household_id) if data.household_id else None
+    student = Student(
+        id_number_enc=cipher.encrypt(data.id_number),
+        id_number_hash=id_hash,
+        **student_fields(data, school=school, household=household),
+    )
+    session.add(student)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict("A student with this ID number is already registered") from exc
+    session.add(
+        EnrollmentChange(
+            student_id=student.id,
+            kind="enroll",
+            effective_date=date.today(),
+            to_status=student.status,
+            to_school_code=student.school_code,
+            stage=student.stage,
+            grade=student.grade,
+            actor=principal.username,
+        )
+    )
+    await emit_student(session, student, "created")
+    return student
+
+
+def student_fields(data: StudentCreate, *, school: School, household: Household | None) -> dict[str, Any]:
+    """Return a new student's stored fields (all but the ID number's ciphertext and hash)."""
+    fields = own_fields(data)
+    return fields | placed_fields(fields["groups"], school=school, household=household)
+
+
+def own_fields(data: StudentCreate) -> dict[str, Any]:
+    """Return the fields a validated body gives by itself (no school or household looked up)."""
+    parsed_birth = date(int(data.id_number[6:10]), int(data.id_number[10:12]), int(data.id_number[12:14]))
+    return {
+        "name": data.name,
+        "id_number_masked": mask_id_number(data.id_number),
+        "gender": "male" if int(data.id_number[16]) % 2 else "female",
+        "birth_date": parsed_birth,
+        "student_number": data.student_number or f"G{data.id_number}",
+        "ethnicity": data.ethnicity,
+        "groups": [g.value for g in data.groups],
+        "disability": data.disability.model_dump(mode="json") if data.disability else None,
+        "stage": data.enrollment.stage.value,
+        "grade": data.enrollment.grade,
+        "class_name": data.enrollment.class_name,
+        "boarding": data.enrollment.boarding,
+        "status": data.enrollment.status.value,
+        "warnings": age_warnings(parsed_birth, data.enrollment.stage, data.enrollment.grade),
+    }
+
+
+def placed_fields(groups: list[str], *, school: School, household: Household | None) -> dict[str, Any]:
+    """Return the fields that follow from the school and the household: area, village, categories."""
+    kinds = current_kinds(household.statuses) if household else set()
+    return {
+        "household_id": household.id if household else None,
+        "village_code": household.area_code if household else None,
+        "categories": categories_of(groups=groups, household_kinds=kinds),
+        "school_code": school.code,
+        "area_code": school.area_code,
+    }
+
+
+def linkable_households(principal: Principal):
+    """Households the caller may link students to: inside the area it writes (a school: its county)."""
+    area = principal.area_code[:6] if principal.role is Role.school else principal.area_code
+    return Household.area_code.startswith(area, autoescape=True)
+
+
+async def household_for_link(
+    session: AsyncSession, principal: Principal, household_id: uuid.UUID
+) -> Household:
+    """Return a household the caller may link a student to (inside the area it writes)."""
+    household = (
+        await session.execute(
+            select(Household).where(Household.id == household_id, linkable_households(principal))
+        )
+    ).scalar_one_or_none()
+    if household is None:
+        raise Invalid(["household_id"], "Unknown household", code="unknown_household")
+    return household
+
+
+async def update_student(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    student: Student,
+    data: StudentUpdate,
+    if_match: str | None,
+) -> Student:
+    """Change a student's own fields (not school or status: those are enrollment changes)."""
+    if principal.role not in WRITERS:
+        raise Forbidden("Only county, school and admin users change students")
+    check_version(student.version, data.version, if_match)
+    changes = data.model_dump(exclude_unset=True, exclude={"version", "enrollment", "household_id"})
+    for key, value in changes.items():
+        if value is None and key in ("name", "groups"):
+            raise Invalid([key], f"{key} cannot be null")
+        setattr(student, key, value)
+    if data.groups is not None:
+        student.groups = sorted({g.value for g in data.groups} | ({"disabled"} if data.disability else set()))
+    if "household_id" in data.model_fields_set:
+        household = (
+            await household_for_link(session, principal, data.household_id) if data.household_id else None
+        )
+        student.household_id = household.id if household else None
+        student.village_code = household.area_code if household else None
+    if data.enrollment is not None:
+        await _patch_enrollment(session, student, data.enrollment)
+    household = await session.get(Household, student.household_id) if student.household_id else None
+    student.categories = categories_of(
+        groups=list(student.groups), household_kinds=current_kinds(household.statuses) if household else set()
+    )
+    student.version += 1
+    student.updated_at = now()
+    session.add(student)
+    await session.flush()
+    await emit_student(session, student, "updated")
+    return student
+
+
+async def _patch_enrollment(session: AsyncSession, student: Student, patch) -> None:
+    values = patch.model_dump(exclude_unset=True)
+    if values.get("stage"):
+        school = await session.get(School, student.school_code) if student.school_code else None
+        if school is None or values["stage"] not in school.stages:
+            raise Invalid(
+                ["enrollment", "stage"], f"School {student.school_code} does not offer {values['stage']}"
+            )
+    for key, value in values.items():
+        if value is not None:
+            setattr(student, key, value.value if hasattr(value, "value") else value)
+
+
+async def _refuse_duplicate(session: AsyncSession, principal: Principal, id_hash: str) -> None:
+    existing = (
+        await session.execute(
+            select(Student.id, Student.school_code).where(Student.id_number_hash == id_hash)
+        )
+    ).first()
+    if existing is None:
+        return
+    visible = (
+        await session.execute(select(Student.id).where(Student.id == existing.id, visible_to(principal)))
+    ).first()
+    if visible:
+        raise Conflict(
+            "A student with this ID number is already registered",
+            extra={"existing": {"id": str(existing.id), "school_code": existing.school_code}},
+        )
+    raise Conflict(
+        "A student with this ID number is already registered at a school outside your "
+        "area; ask the county bureau to transfer the student"
+    )
+
+
+def student_data(student: Student) -> dict:
+    """The event payload: what consumers need, never the plain ID number."""
+    return {
+        "id": str(student.id),
+        "name": student.name,
+        "gender": student.gender,
+        "birth_date": student.birth_date.isoformat(),
+        "id_number_hash": student.id_number_hash,
+        "id_number_masked": student.id_number_masked,
+        "student_number": mask_student_number(student.student_number),
+        "ethnicity": student.ethnicity,
+        "household_id": str(student.household_id) if student.household_id else None,
+        "village_code": student.village_code,
+        "groups": list(student.groups),
+        "disability": student.disability,
+        "categories": list(student.categories),
+        "school_code": student.school_code,
+        "area_code": student.area_code,
+        "stage": student.stage,
+        "grade": student.grade,
+        "class_name": student.class_name,
+        "boarding": student.boarding,
+        "status": student.status,
+    }
+
+
+async def emit_student(
+    session: AsyncSession, student: Student, what: str, *, change: dict | None = None
+) -> None:
+    data = student_data(student) | ({"change": change} if change else {})
+    await emit(
+        session,
+        f"edu.registry.student.{what}",
+        subject=str(student.id),
+        area_code=student.area_code,
+        school_code=student.school_code,
+        version=student.version,
+        data=data,
+    )
+
+
+def to_public(student: Student, *, reveal: bool = False) -> StudentPublic:
+    """Render a student; the ID number only when revealed."""
+    out = StudentPublic.model_validate(
+        {
+            **{
+                k: getattr(student, k)
+                for k in (
+                    "id",
+                    "name",
+                    "id_number_masked",
+                    "gender",
+                    "birth_date",
+                    "student_number",
+                    "ethnicity",
+                    "household_id",
+                    "groups",
+                    "disability",
+                    "categories",
+                    "area_code",
+                    "warnings",
+                    "version",
+                    "created_at",
+                    "updated_at",
+                )
+            },
+            "enrollment": EnrollmentOut.model_validate(student),
+        }
+    )
+    if reveal:
+        out.id_number = id_cipher(get_settings()).decrypt(student.id_number_enc)
+    else:  # 学籍号 is usually G + the ID number: shown masked unless the ID number is revealed
+        out.student_number = mask_student_number(student.student_number)
+    return out
