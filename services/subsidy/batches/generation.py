@@ -1,0 +1,272 @@
+"""Generate a batch's lines and exclusions in SQL: every student of the school, paid or told why not."""
+
+from sqlalchemy import (
+    String,
+    and_,
+    case,
+    cast,
+    delete,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.subsidy.batches.models import Batch, Disbursement, Exclusion
+from services.subsidy.domain import AT_SCHOOL, REASONS
+from services.subsidy.events import emit_lines
+from services.subsidy.policies.models import Policy
+from services.subsidy.projection.models import StudentFact
+
+S = StudentFact.__table__.c
+D = Disbursement.__table__.c
+LIVE = D.status != "cancelled"
+# Literal SQL: a bound parameter here defeats the partial index inference once plans turn generic.
+LIVE_INDEX = text("status <> 'cancelled'")
+
+
+def _array(values: list[str]):
+    return cast(values, ARRAY(String(30)))
+
+
+def eligible(policy: Policy) -> list[ColumnElement]:
+    """SQL conditions for a projected student to be eligible for a policy revision."""
+    conds = [S.status.in_(AT_SCHOOL), S.stage.in_(policy.stages)]
+    if policy.categories:
+        conds.append(S.categories.overlap(_array(policy.categories)))
+    if policy.boarding_only:
+        conds.append(S.boarding.is_(true()))
+    if policy.non_boarders_only:
+        conds.append(S.boarding.is_(false()))
+    return conds
+
+
+def reason_of(policy: Policy) -> ColumnElement:
+    """SQL: the first rule a student fails (status, stage, category, boarding), else NULL."""
+    whens = [
+        (S.status.not_in(AT_SCHOOL), "status"),
+        (or_(S.stage.is_(None), S.stage.not_in(policy.stages)), "stage"),
+    ]
+    if policy.categories:
+        whens.append((not_(S.categories.overlap(_array(policy.categories))), "category"))
+    if policy.boarding_only:
+        whens.append((S.boarding.is_(false()), "boarding"))
+    if policy.non_boarders_only:
+        whens.append((S.boarding.is_(true()), "boarding"))
+    return case(*whens, else_=None)
+
+
+def _reason_text(code: ColumnElement) -> ColumnElement:
+    return case(*[(code == k, v) for k, v in REASONS.items()], else_=code)
+
+
+def _snapshot(batch: Batch, policy: Policy) -> dict:
+    """Line columns taken from the student projection at generation time."""
+    return {
+        "student_name": S.name,
+        "id_number_masked": S.id_number_masked,
+        "household_id": S.household_id,
+        "village_code": S.village_code,
+        "stage": S.stage,
+        "grade": S.grade,
+        "boarding": S.boarding,
+        "categories": S.categories,
+        "amount_fen": literal(policy.amount_fen),
+        "policy_id": literal(policy.id),
+    }
+
+
+async def cancel_lines(session: AsyncSession, *where: ColumnElement, reason: str) -> int:
+    """Cancel the live lines matching `where` (never paid ones), with the reason; one event per line."""
+    ids = (
+        (
+            await session.execute(
+                update(Disbursement.__table__)
+                .where(*where, LIVE, D.status != "paid")
+                .values(
+                    status="cancelled", removed_reason=reason, version=D.version + 1, updated_at=func.now()
+                )
+                .returning(D.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if ids:
+        await emit_lines(session, "edu.subsidy.disbursement.cancelled", D.id.in_(ids))
+    return len(ids)
+
+
+async def clear(session: AsyncSession, batch: Batch) -> None:
+    """Drop what an earlier generation made (unpaid draft or rejected lines; back-pay lines return)."""
+    own = and_(D.batch_id == batch.id, D.status.in_(("draft", "rejected")))
+    if batch.kind == "back_pay":
+        await session.execute(
+            update(Disbursement.__table__).where(own).values(batch_id=None, status="proposed")
+        )
+    else:
+        await session.execute(delete(Disbursement.__table__).where(own))
+    await session.execute(delete(Exclusion.__table__).where(Exclusion.batch_id == batch.id))
+
+
+def _proposals(batch: Batch) -> list[ColumnElement]:
+    return [
+        D.status == "proposed",
+        D.batch_id.is_(None),
+        D.school_code == batch.school_code,
+        D.policy_code == batch.policy_code,
+        D.semester == batch.semester,
+    ]
+
+
+async def absorb_proposals(session: AsyncSession, batch: Batch, policy: Policy) -> None:
+    """Put pending back-pay proposals of the batch's school, policy and semester into it, or drop them."""
+    await session.execute(
+        update(Disbursement.__table__)
+        .where(*_proposals(batch), S.student_id == D.student_id, S.school_code == batch.school_code)
+        .where(*eligible(policy))
+        .values(
+            batch_id=batch.id,
+            status="draft",
+            kind=batch.kind,
+            version=D.version + 1,
+            updated_at=func.now(),
+            **_snapshot(batch, policy),
+        )
+    )
+    # Proposals no longer eligible (left the school, lost the status) are cancelled, with the reason.
+    stale = select(D.student_id, D.student_name, func.coalesce(reason_of(policy), "not_eligible").label("r"))
+    stale = stale.select_from(
+        Disbursement.__table__.outerjoin(StudentFact.__table__, S.student_id == D.student_id)
+    ).where(*_proposals(batch))
+    if batch.kind == "back_pay":
+        stale = stale.subquery()
+        await session.execute(
+            insert(Exclusion.__table__)
+            .from_select(
+                ["batch_id", "student_id", "student_name", "reason", "reason_text"],
+                select(literal(batch.id), stale.c.student_id, stale.c.student_name, stale.c.r,
+                       _reason_text(stale.c.r)),
+            )
+            .on_conflict_do_nothing()
+        )  # fmt: skip
+    await cancel_lines(session, *_proposals(batch), reason=REASONS["not_eligible"])
+
+
+async def insert_lines(session: AsyncSession, batch: Batch, policy: Policy) -> None:
+    """Insert a line for every eligible student of the school without a live line elsewhere."""
+    other_live = select(D.id).where(
+        D.student_id == S.student_id, D.policy_code == batch.policy_code, D.semester == batch.semester, LIVE
+    )
+    removed_here = select(D.id).where(
+        D.student_id == S.student_id, D.batch_id == batch.id, D.status == "cancelled"
+    )
+    snap = _snapshot(batch, policy)
+    cols = {
+        "batch_id": literal(batch.id),
+        "kind": literal(batch.kind),
+        "student_id": S.student_id,
+        "school_code": literal(batch.school_code),
+        "area_code": literal(batch.area_code),
+        "policy_code": literal(batch.policy_code),
+        "policy_kind": literal(policy.kind),
+        "semester": literal(batch.semester),
+        "status": literal("draft"),
+        **snap,
+    }
+    source = select(*cols.values()).where(
+        S.school_code == batch.school_code, *eligible(policy), ~other_live.exists(), ~removed_here.exists()
+    )
+    stmt = insert(Disbursement.__table__).from_select(list(cols), source)
+    # A concurrent batch elsewhere may take the student first: the constraint decides, quietly.
+    stmt = stmt.on_conflict_do_nothing(
+        index_elements=["student_id", "policy_code", "semester"], index_where=LIVE_INDEX
+    )
+    await session.execute(stmt)
+
+
+async def insert_exclusions(session: AsyncSession, batch: Batch, policy: Policy) -> None:
+    """Record, for every other student of the school, why they are not in the batch."""
+    here = select(D.id).where(D.student_id == S.student_id, D.batch_id == batch.id, LIVE)
+    removed_here = select(D.id).where(
+        D.student_id == S.student_id, D.batch_id == batch.id, D.status == "cancelled"
+    )
+    other = (
+        select(D.batch_id, D.school_code, D.status)
+        .where(
+            D.student_id == S.student_id,
+            D.policy_code == batch.policy_code,
+            D.semester == batch.semester,
+            LIVE,
+            or_(D.batch_id.is_(None), D.batch_id != batch.id),
+        )
+        .limit(1)
+        .lateral("other")
+    )
+    reason = case(
+        (removed_here.exists(), "objection"),
+        else_=func.coalesce(
+            reason_of(policy),
+            case((other.c.status == "paid", "already_paid"), else_="already_in_batch"),
+        ),
+    )
+    source = (
+        select(
+            literal(batch.id),
+            S.student_id,
+            S.name,
+            reason.label("reason"),
+            _reason_text(reason).label("reason_text"),
+            other.c.batch_id,
+            other.c.school_code,
+            other.c.status,
+        )
+        .select_from(StudentFact.__table__.outerjoin(other, true()))
+        .where(S.school_code == batch.school_code, ~here.exists())
+    )
+    await session.execute(
+        insert(Exclusion.__table__).from_select(
+            [
+                "batch_id",
+                "student_id",
+                "student_name",
+                "reason",
+                "reason_text",
+                "other_batch_id",
+                "other_school_code",
+                "other_status",
+            ],
+            source,
+        )
+    )
+
+
+async def refresh_totals(session: AsyncSession, batch: Batch) -> None:
+    """Recount the batch's live lines, total and exclusions (exact integer fen)."""
+    lines, total = (
+        await session.execute(
+            select(func.count(), func.coalesce(func.sum(D.amount_fen), 0)).where(D.batch_id == batch.id, LIVE)
+        )
+    ).one()
+    excluded = (
+        await session.execute(select(func.count()).where(Exclusion.__table__.c.batch_id == batch.id))
+    ).scalar_one()
+    batch.line_count, batch.total_fen, batch.excluded_count = lines, int(total), excluded
+
+
+async def generate(session: AsyncSession, batch: Batch, policy: Policy) -> None:
+    """(Re)generate a batch from the projection as it is now."""
+    await clear(session, batch)
+    await absorb_proposals(session, batch, policy)
+    if batch.kind == "regular":
+        await insert_lines(session, batch, policy)
+        await insert_exclusions(session, batch, policy)
+    await refresh_totals(session, batch)

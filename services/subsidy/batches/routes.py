@@ -1,0 +1,156 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Query
+from sqlalchemy import select
+
+from services.kit.auth import CurrentPrincipal
+from services.kit.db import SessionDep
+from services.kit.pagination import Cursor, Limit, Page, UpdatedSince, paginate
+from services.subsidy.batches import render, service, workflow
+from services.subsidy.batches.models import Batch
+from services.subsidy.batches.schemas import (
+    ApproveIn,
+    BatchCreate,
+    BatchPublic,
+    BatchSummary,
+    CancelIn,
+    PayIn,
+    RejectIn,
+    SubmitIn,
+    VersionIn,
+)
+from services.subsidy.domain import SEMESTER_PATTERN, BatchKind, BatchStatus
+
+router = APIRouter(prefix="/api/v1/subsidy/batches", tags=["subsidy batches"])
+
+
+async def batch_in_scope(batch_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal) -> Batch:
+    return await service.get_batch_or_404(session, principal, batch_id)
+
+
+async def locked_batch(batch_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal) -> Batch:
+    """The batch, locked for the rest of the request (transitions are serialised)."""
+    return await service.get_batch_or_404(session, principal, batch_id, lock=True)
+
+
+BatchInScope = Annotated[Batch, Depends(batch_in_scope)]
+LockedBatch = Annotated[Batch, Depends(locked_batch)]
+
+
+@router.post("", status_code=201, response_model=BatchPublic, summary="Generate a batch")
+async def create_batch(data: BatchCreate, session: SessionDep, principal: CurrentPrincipal) -> BatchPublic:
+    """Generate the lines from the students enrolled now; every other student is listed with the reason."""
+    batch = await service.create_batch(session, principal, data=data)
+    return await render.to_public(session, batch)
+
+
+@router.get("", response_model=Page[BatchSummary], summary="List batches")
+async def list_batches(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    school_code: Annotated[str | None, Query(pattern=r"^\d{10}$")] = None,
+    area_code: Annotated[str | None, Query(pattern=r"^\d{2,12}$")] = None,
+    semester: Annotated[str | None, Query(pattern=SEMESTER_PATTERN)] = None,
+    policy_code: Annotated[str | None, Query(max_length=40)] = None,
+    status: BatchStatus | None = None,
+    kind: BatchKind | None = None,
+    updated_since: UpdatedSince = None,
+):
+    """List the batches of the caller's schools (summaries; read one for its lines)."""
+    service.require_reader(principal)
+    stmt = select(Batch).where(service.visible_to(principal))
+    for column, value in (
+        (Batch.school_code, school_code),
+        (Batch.semester, semester),
+        (Batch.policy_code, policy_code),
+        (Batch.status, status),
+        (Batch.kind, kind),
+    ):
+        if value:
+            stmt = stmt.where(column == value)
+    if area_code:
+        stmt = stmt.where(Batch.area_code.startswith(area_code, autoescape=True))
+    if updated_since:
+        stmt = stmt.where(Batch.updated_at >= updated_since)
+    page = await paginate(
+        session,
+        stmt,
+        order_by=[Batch.updated_at, Batch.id],
+        limit=limit,
+        cursor=cursor,
+        key=lambda b: [b.updated_at, b.id],
+    )
+    page["items"] = await render.summaries(session, page["items"])
+    return page
+
+
+@router.get("/{batch_id}", response_model=BatchPublic, summary="Read a batch")
+async def read_batch(batch: BatchInScope, session: SessionDep) -> BatchPublic:
+    """A batch with its lines, its exclusions (with reasons) and its history (who, when)."""
+    return await render.to_public(session, batch)
+
+
+@router.post("/{batch_id}/regenerate", response_model=BatchPublic, summary="Regenerate a draft batch")
+async def regenerate_batch(
+    batch: LockedBatch,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    data: Annotated[VersionIn | None, Body()] = None,
+) -> BatchPublic:
+    """Generate a draft or rejected batch again from the students as they are now (back to draft)."""
+    await service.regenerate(session, principal, batch=batch, version=(data or VersionIn()).version)
+    return await render.to_public(session, batch)
+
+
+@router.post("/{batch_id}/submit", response_model=BatchPublic, summary="Submit a batch (school)")
+async def submit_batch(
+    batch: LockedBatch,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    data: Annotated[SubmitIn | None, Body()] = None,
+) -> BatchPublic:
+    """Submit to the township (or, for schools directly under the county, the county); 公示 starts."""
+    await workflow.submit(session, principal, batch=batch, data=data or SubmitIn())
+    return await render.to_public(session, batch)
+
+
+@router.post("/{batch_id}/approve", response_model=BatchPublic, summary="Approve a batch")
+async def approve_batch(
+    batch: LockedBatch,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    data: Annotated[ApproveIn | None, Body()] = None,
+) -> BatchPublic:
+    """Approve at the caller's level: township first, then county (after 公示 and every objection)."""
+    await workflow.approve(session, principal, batch=batch, data=data or ApproveIn())
+    return await render.to_public(session, batch)
+
+
+@router.post("/{batch_id}/reject", response_model=BatchPublic, summary="Reject a batch")
+async def reject_batch(
+    batch: LockedBatch, data: RejectIn, session: SessionDep, principal: CurrentPrincipal
+) -> BatchPublic:
+    """Send the batch back to the school with a reason; it may resubmit or regenerate."""
+    await workflow.reject(session, principal, batch=batch, data=data)
+    return await render.to_public(session, batch)
+
+
+@router.post("/{batch_id}/pay", response_model=BatchPublic, summary="Record the payment of a batch")
+async def pay_batch(
+    batch: LockedBatch, data: PayIn, session: SessionDep, principal: CurrentPrincipal
+) -> BatchPublic:
+    """Mark an approved batch paid (`paid_on`, `reference`); every line is paid."""
+    await workflow.pay(session, principal, batch=batch, data=data)
+    return await render.to_public(session, batch)
+
+
+@router.post("/{batch_id}/cancel", response_model=BatchPublic, summary="Cancel a batch")
+async def cancel_batch(
+    batch: LockedBatch, data: CancelIn, session: SessionDep, principal: CurrentPrincipal
+) -> BatchPublic:
+    """Cancel a draft or rejected batch; its students become free for another batch."""
+    await service.cancel(session, principal, batch=batch, reason=data.reason, version=data.version)
+    return await render.to_public(session, batch)

@@ -1,0 +1,152 @@
+import uuid
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import Field
+
+from services.kit.schemas import InputModel, OutputModel, Stored
+from services.subsidy.domain import SEMESTER_PATTERN, BatchKind, BatchStatus, Level
+
+Semester = Field(pattern=SEMESTER_PATTERN, examples=["2026-autumn"])
+
+
+class BatchCreate(InputModel):
+    school_code: str = Field(pattern=r"^\d{10}$", examples=["2161000123"])
+    semester: str = Semester
+    policy_code: str = Field(min_length=2, max_length=40, examples=["CN-LIVING-BOARD-PRIMARY"])
+    kind: BatchKind = Field(
+        default=BatchKind.regular,
+        description="`back_pay` (补发) gathers the pending proposals of the school, semester and policy",
+    )
+
+
+class SubmitIn(InputModel):
+    publicity_start: date | None = Field(
+        default=None,
+        description="The day the list was posted for public notice (公示): today by default; may be up to "
+        "30 days back (lists posted on the notice board before entry), never in the future",
+    )
+    note: str | None = Field(default=None, max_length=500)
+    version: int | None = None
+
+
+class VersionIn(InputModel):
+    version: int | None = None
+
+
+class ApproveIn(InputModel):
+    note: str | None = Field(default=None, max_length=500)
+    version: int | None = None
+
+
+class RejectIn(InputModel):
+    reason: str = Field(min_length=1, max_length=500)
+    version: int | None = None
+
+
+class CancelIn(InputModel):
+    reason: str = Field(min_length=1, max_length=500)
+    version: int | None = None
+
+
+class PayIn(InputModel):
+    paid_on: date
+    reference: str = Field(min_length=1, max_length=100, description="Bank or treasury payment reference")
+    version: int | None = None
+
+
+class LineOut(OutputModel):
+    id: uuid.UUID
+    student_id: uuid.UUID
+    name: str
+    stage: str | None
+    grade: int | None
+    boarding: bool
+    categories: list[str]
+    village_code: str | None
+    household_id: uuid.UUID | None
+    amount_fen: int
+    status: str
+
+
+class ExclusionOut(OutputModel):
+    student_id: uuid.UUID
+    name: str
+    reason: Literal[
+        "status",
+        "stage",
+        "category",
+        "boarding",
+        "already_paid",
+        "already_in_batch",
+        "objection",
+        "not_eligible",
+    ]
+    reason_text: str = Field(description="The reason in Chinese")
+    where: dict | None = Field(
+        default=None,
+        description="already_paid / already_in_batch: the other line's batch_id, school_code, status",
+    )
+
+
+class StepOut(OutputModel):
+    action: str
+    level: Level | None
+    actor: str
+    role: str
+    at: datetime
+    note: str | None
+
+
+class BatchSummary(Stored):
+    id: uuid.UUID
+    kind: BatchKind
+    school_code: str
+    area_code: str
+    semester: str
+    policy_code: str
+    policy_revision: int
+    policy_name: str
+    policy_kind: str
+    amount_fen: int = Field(description="Per line (the policy revision's amount)")
+    status: BatchStatus
+    awaiting: Level | None = Field(description="While submitted: whose approval is next")
+    deadline: date
+    publicity_start: date | None
+    publicity_end: date | None = Field(description="First day the county may approve")
+    paid_on: date | None
+    reference: str | None
+    reject_reason: str | None
+    line_count: int
+    total_fen: int
+    excluded_count: int
+    open_objections: int = 0
+    generated_at: datetime
+    generated_by: str
+
+
+class BatchPublic(BatchSummary):
+    lines: list[LineOut]
+    excluded: list[ExclusionOut]
+    history: list[StepOut]
+
+
+class DisbursementPublic(Stored):
+    id: uuid.UUID
+    student_id: uuid.UUID
+    household_id: uuid.UUID | None
+    policy_code: str
+    policy_kind: str
+    semester: str
+    amount_fen: int
+    batch_id: uuid.UUID | None
+    kind: BatchKind
+    status: Literal["proposed", "draft", "submitted", "approved", "paid", "rejected", "cancelled"]
+    paid_on: date | None
+    school_code: str
+    area_code: str
+    village_code: str | None
+    stage: str | None
+    grade: int | None
+    categories: list[str]
+    removed_reason: str | None

@@ -1,0 +1,45 @@
+"""The subsidy service: policies, batches, approvals, payments, notices (奖贷助补免)."""
+
+from fastapi import FastAPI
+
+from services.kit.service import ServiceSpec, Subscription, create_service_app
+from services.kit.settings import Settings
+from services.subsidy.batches.publicity_routes import router as publicity_router
+from services.subsidy.batches.routes import router as batches_router
+from services.subsidy.db import inbox, outbox
+from services.subsidy.disbursements.routes import router as disbursements_router
+from services.subsidy.notices.routes import router as notices_router
+from services.subsidy.policies.routes import router as policies_router
+from services.subsidy.projection.consumer import on_registry_event
+from services.subsidy.tasks.routes import router as tasks_router
+
+SPEC = ServiceSpec(
+    name="subsidy",
+    title="notoneless subsidy",
+    description=(
+        "Subsidy policies (奖贷助补免), disbursement batches that miss no one, approvals, "
+        "public notice (公示), payment, back-pay (补发) and notices to parents (告知书)."
+    ),
+    routers=[
+        policies_router,
+        batches_router,
+        publicity_router,
+        disbursements_router,
+        notices_router,
+        tasks_router,
+    ],
+    outbox=outbox,
+    inbox=inbox,
+    subscriptions=[
+        Subscription(
+            name="subsidy-registry",
+            subjects=["edu.registry.student.>", "edu.registry.household.>", "edu.registry.school.>"],
+            handler=on_registry_event,
+        )
+    ],
+)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the subsidy app."""
+    return create_service_app(SPEC, settings)

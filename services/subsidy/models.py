@@ -1,0 +1,22 @@
+"""Every subsidy table, imported so the metadata is complete."""
+
+from services.subsidy.batches.models import Batch, BatchStep, Disbursement, Exclusion, Objection
+from services.subsidy.db import inbox, metadata, outbox
+from services.subsidy.notices.models import NoticeAck
+from services.subsidy.policies.models import Policy
+from services.subsidy.projection.models import SchoolFact, StudentFact
+
+__all__ = [
+    "Batch",
+    "BatchStep",
+    "Disbursement",
+    "Exclusion",
+    "NoticeAck",
+    "Objection",
+    "Policy",
+    "SchoolFact",
+    "StudentFact",
+    "inbox",
+    "metadata",
+    "outbox",
+]
