@@ -1,0 +1,80 @@
+import uuid
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field
+
+from services.dropout.domain import ActionKind, ReasonGroup
+from services.kit.schemas import InputModel, Stored
+
+
+class CaseCreate(InputModel):
+    student_id: uuid.UUID
+    reason_group: ReasonGroup | None = None
+    opened_on: date | None = Field(default=None, description="Default: today")
+    absent_since: date | None = None
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class CaseUpdate(InputModel):
+    reason_group: ReasonGroup | None = None
+    note: str | None = Field(default=None, max_length=2000)
+    version: int | None = None
+
+
+class ActionCreate(InputModel):
+    kind: ActionKind
+    occurred_at: datetime | None = Field(default=None, description="Default: now; never in the future")
+    note: str | None = Field(default=None, max_length=2000)
+    outcome: str | None = Field(
+        default=None,
+        max_length=20,
+        description="close: returned, transferred, deferred_health, deceased or moved_away (required); "
+        "contact, home_visit, persuasion: reached, not_reached, promised_return or failed (a failed "
+        "persuasion escalates the case); escalate: none",
+    )
+
+
+class ActionPublic(BaseModel):
+    id: uuid.UUID
+    kind: str
+    occurred_at: datetime
+    actor: str
+    actor_role: str
+    note: str | None
+    outcome: str | None
+    level_after: str
+    created_at: datetime
+
+
+class CasePublic(Stored):
+    id: uuid.UUID
+    student_id: uuid.UUID
+    student_name: str
+    school_code: str | None
+    village_code: str | None
+    status: str = Field(description="open, escalated, returned_pending or closed")
+    level: str = Field(description="Who leads: school, township or county")
+    reason_group: str | None
+    outcome: str | None
+    source: str = Field(description="absences, enrollment, verification or manual")
+    opened_on: date
+    absent_since: date | None
+    level_since: date = Field(description="Since when at this level (the escalation timer runs from it)")
+    returned_on: date | None
+    closed_on: date | None
+    confirmed_on: date | None = Field(description="When a return was confirmed by attendance")
+    note: str | None
+    opened_by: str
+    actions: list[ActionPublic]
+
+
+class CheckRun(InputModel):
+    today: date | None = Field(default=None, description="Run as of this date (default: today in CST)")
+
+
+class CheckResult(BaseModel):
+    today: date
+    area_code: str
+    escalated: int
+    confirmed: int
+    reopened: int

@@ -1,0 +1,50 @@
+"""The dropout-monitoring service (控辍保学): absences, cases, verification, placements, tasks, risk."""
+
+from fastapi import FastAPI
+
+from services.dropout.absences.routes import router as absences_router
+from services.dropout.calendar.routes import router as calendar_router
+from services.dropout.cases.roster import on_child_not_in_school
+from services.dropout.cases.routes import router as cases_router
+from services.dropout.db import inbox, outbox
+from services.dropout.disability.routes import router as disability_router
+from services.dropout.risk.routes import router as risk_router
+from services.dropout.students.consumer import on_student_event
+from services.dropout.tasks.routes import router as tasks_router
+from services.dropout.verifications.routes import router as verifications_router
+from services.kit.service import ServiceSpec, Subscription, create_service_app
+from services.kit.settings import Settings
+
+SPEC = ServiceSpec(
+    name="dropout",
+    title="notoneless dropout monitoring",
+    description=(
+        "Control of dropout (控辍保学): daily absences and their rules, cases (一生一案) with contacts, "
+        "visits, persuasion, escalation and return, start-of-semester checks (开学核查), disabled "
+        "children's placements and home teaching, tasks for each role, and an early-warning score."
+    ),
+    routers=[
+        absences_router,
+        cases_router,
+        verifications_router,
+        risk_router,
+        calendar_router,
+        disability_router,
+        tasks_router,
+    ],
+    outbox=outbox,
+    inbox=inbox,
+    subscriptions=[
+        Subscription(name="dropout-students", subjects=["edu.registry.student.>"], handler=on_student_event),
+        Subscription(
+            name="dropout-roster",
+            subjects=["edu.statistics.child.not_in_school"],
+            handler=on_child_not_in_school,
+        ),
+    ],
+)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the dropout-monitoring app."""
+    return create_service_app(SPEC, settings)
