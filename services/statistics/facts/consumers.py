@@ -1,0 +1,324 @@
+"""Event handlers that keep the projections; each runs in the consumer's inbox transaction."""
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import literal, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.statistics.facts.models import (
+    ArrivalFact,
+    CaseFact,
+    CheckFact,
+    EnrollmentSpan,
+    HeldEvent,
+    HouseholdFact,
+    PaymentFact,
+    PlacementFact,
+    StudentFact,
+    YearLock,
+)
+
+
+def _uuid(v: Any) -> uuid.UUID | None:
+    return uuid.UUID(v) if v else None
+
+
+def _date(v: Any) -> date | None:
+    return date.fromisoformat(v[:10]) if v else None
+
+
+def semester_year(semester: str) -> int:
+    return int(semester[:4])
+
+
+async def _upsert(
+    session: AsyncSession, model, values: dict, *, key: list[str], newer: str | None = None
+) -> bool:
+    """Insert or update a row; with `newer`, only when that column grows. Return whether it was written."""
+    table = model.__table__
+    stmt = insert(table).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=key,
+        set_={k: stmt.excluded[k] for k in values if k not in key},
+        where=(table.c[newer] < stmt.excluded[newer]) if newer else None,
+    ).returning(table.c[key[0]])
+    return (await session.execute(stmt)).first() is not None
+
+
+async def held_if_locked(session: AsyncSession, event: dict[str, Any], year: int) -> bool:
+    """Keep aside an event about a year locked for its area after the lock; return whether it was held.
+
+    Events written before the lock were already in the figures, so a replay applies them again
+    (idempotently); only later ones are held.
+    """
+    area = event.get("area_code") or (event.get("data") or {}).get("area_code") or ""
+    written = datetime.fromisoformat(event["time"].replace("Z", "+00:00"))
+    locked = (
+        await session.execute(
+            select(YearLock.year).where(
+                YearLock.year == year,
+                literal(area).startswith(YearLock.area_code),
+                YearLock.locked_at <= written,
+            )
+        )
+    ).first()
+    if locked is None:
+        return False
+    await session.execute(
+        insert(HeldEvent.__table__)
+        .values(
+            event_id=uuid.UUID(event["id"]),
+            type=event["type"],
+            year=year,
+            area_code=area or None,
+            payload=event,
+            held_at=datetime.now(UTC),
+        )
+        .on_conflict_do_nothing()
+    )
+    return True
+
+
+async def on_student(session: AsyncSession, event: dict[str, Any]) -> None:
+    """Keep the student's current state and its enrollment spans."""
+    d = event["data"]
+    values = {
+        "student_id": uuid.UUID(d["id"]),
+        "name": d["name"],
+        "gender": d.get("gender"),
+        "birth_date": _date(d.get("birth_date")),
+        "id_number_hash": d.get("id_number_hash"),
+        "id_number_masked": d.get("id_number_masked"),
+        "household_id": _uuid(d.get("household_id")),
+        "village_code": d.get("village_code"),
+        "area_code": d.get("area_code"),
+        "school_code": d.get("school_code"),
+        "stage": d.get("stage"),
+        "grade": d.get("grade"),
+        "boarding": bool(d.get("boarding")),
+        "status": d["status"],
+        "categories": d.get("categories") or [],
+        "groups": d.get("groups") or [],
+        "version": event["version"],
+        "updated_at": datetime.fromisoformat(event["time"].replace("Z", "+00:00")),
+    }
+    change = d.get("change") or {}
+    if d["status"] == "out_of_county":
+        values["out_of_county"] = change.get("details") or {}
+    elif d["status"] != "out_of_county":
+        values["out_of_county"] = None
+    if not await _upsert(session, StudentFact, values, key=["student_id"], newer="version"):
+        return
+    on = _date(change.get("effective_date")) or _date(event["time"])
+    span = {
+        k: values[k] for k in ("area_code", "school_code", "village_code", "stage", "status", "categories")
+    }
+    t = EnrollmentSpan
+    current = (
+        await session.execute(
+            select(t).where(t.student_id == values["student_id"], t.valid_to.is_(None)).with_for_update()
+        )
+    ).scalar_one_or_none()
+    if current is not None:
+        if all(getattr(current, k) == v for k, v in span.items()):
+            return
+        if current.valid_from >= on:  # same day: the later state replaces the earlier one
+            await session.delete(current)
+        else:
+            await session.execute(update(t).where(t.id == current.id).values(valid_to=on))
+    session.add(EnrollmentSpan(student_id=values["student_id"], valid_from=on, **span))
+
+
+async def on_household(session: AsyncSession, event: dict[str, Any]) -> None:
+    d = event["data"]
+    await _upsert(
+        session,
+        HouseholdFact,
+        {
+            "household_id": uuid.UUID(d["id"]),
+            "platform_id": d.get("platform_id"),
+            "head_name": d["head_name"],
+            "area_code": d["area_code"],
+            "statuses": d.get("statuses") or [],
+            "version": event["version"],
+        },
+        key=["household_id"],
+        newer="version",
+    )
+
+
+DISBURSEMENT_STATUS = {"paid": "paid", "cancelled": "cancelled", "proposed": "proposed"}
+
+
+async def on_disbursement(session: AsyncSession, event: dict[str, Any]) -> None:
+    d = event["data"]
+    year = semester_year(d["semester"])
+    if await held_if_locked(session, event, year):
+        return
+    status = DISBURSEMENT_STATUS.get(event["type"].rsplit(".", 1)[-1], d.get("status") or "unknown")
+    await _upsert(
+        session,
+        PaymentFact,
+        {
+            "disbursement_id": uuid.UUID(d["id"]),
+            "student_id": uuid.UUID(d["student_id"]),
+            "household_id": _uuid(d.get("household_id")),
+            "policy_code": d["policy_code"],
+            "policy_kind": d["policy_kind"],
+            "semester": d["semester"],
+            "year": year,
+            "amount_fen": int(d["amount_fen"]),
+            "school_code": d.get("school_code"),
+            "area_code": d.get("area_code"),
+            "village_code": d.get("village_code"),
+            "stage": d.get("stage"),
+            "categories": d.get("categories") or [],
+            "status": status,
+            "paid_on": _date(d.get("paid_on")),
+            "version": event.get("version") or 0,
+        },
+        key=["disbursement_id"],
+        newer="version" if event.get("version") is not None else None,
+    )
+
+
+async def on_case(session: AsyncSession, event: dict[str, Any]) -> None:
+    d = event["data"]
+    opened = _date(d["opened_on"])
+    if await held_if_locked(session, event, opened.year):
+        return
+    await _upsert(
+        session,
+        CaseFact,
+        {
+            "case_id": uuid.UUID(d["case_id"]),
+            "student_id": uuid.UUID(d["student_id"]),
+            "area_code": d.get("area_code"),
+            "school_code": d.get("school_code"),
+            "village_code": d.get("village_code"),
+            "stage": d.get("stage"),
+            "compulsory": bool(d.get("compulsory", True)),
+            "status": d["status"],
+            "reason_group": d.get("reason_group"),
+            "outcome": d.get("outcome"),
+            "opened_on": opened,
+            "year": opened.year,
+            "closed_on": _date(d.get("closed_on")),
+            "confirmed_on": _date(d.get("confirmed_on")),
+            "updated_at": datetime.fromisoformat(event["time"].replace("Z", "+00:00")),
+        },
+        key=["case_id"],
+        newer="updated_at",
+    )
+
+
+async def on_check(session: AsyncSession, event: dict[str, Any]) -> None:
+    d = event["data"]
+    if await held_if_locked(session, event, int(d["year"])):
+        return
+    await _upsert(
+        session,
+        CheckFact,
+        {
+            "verification_id": uuid.UUID(d["verification_id"]),
+            "semester": d["semester"],
+            "year": int(d["year"]),
+            "school_code": d["school_code"],
+            "area_code": d["area_code"],
+            "expected": int(d["expected"]),
+        },
+        key=["verification_id"],
+    )
+
+
+async def on_arrival(session: AsyncSession, event: dict[str, Any]) -> None:
+    d = event["data"]
+    if await held_if_locked(session, event, int(d["year"])):
+        return
+    await _upsert(
+        session,
+        ArrivalFact,
+        {
+            "verification_id": uuid.UUID(d["verification_id"]),
+            "student_id": uuid.UUID(d["student_id"]),
+            "semester": d["semester"],
+            "year": int(d["year"]),
+            "area_code": d.get("area_code"),
+            "school_code": d.get("school_code"),
+            "village_code": d.get("village_code"),
+            "arrived": d.get("arrived"),
+            "reason": d.get("reason"),
+        },
+        key=["verification_id", "student_id"],
+    )
+
+
+async def on_placement(session: AsyncSession, event: dict[str, Any]) -> None:
+    d = event["data"]
+    if await held_if_locked(session, event, int(d["year"])):
+        return
+    await _upsert(
+        session,
+        PlacementFact,
+        {
+            "student_id": uuid.UUID(d["student_id"]),
+            "year": int(d["year"]),
+            "placement": d["placement"],
+            "area_code": d.get("area_code"),
+            "school_code": d.get("school_code"),
+            "village_code": d.get("village_code"),
+        },
+        key=["student_id", "year"],
+    )
+
+
+HANDLERS = {
+    "edu.registry.student.": on_student,
+    "edu.registry.household.": on_household,
+    "edu.subsidy.disbursement.": on_disbursement,
+    "edu.dropout.case.": on_case,
+    "edu.dropout.verification.created": on_check,
+    "edu.dropout.verification.result_recorded": on_arrival,
+    "edu.dropout.placement.recorded": on_placement,
+}
+
+
+async def on_event(session: AsyncSession, event: dict[str, Any]) -> None:
+    """Route an event to its projection (unknown types are recorded in the inbox and ignored)."""
+    for prefix, handler in HANDLERS.items():
+        if event["type"].startswith(prefix):
+            await handler(session, event)
+            return
+
+
+SUBJECTS = [
+    "edu.registry.student.>",
+    "edu.registry.household.>",
+    "edu.subsidy.disbursement.>",
+    "edu.dropout.case.>",
+    "edu.dropout.verification.>",
+    "edu.dropout.placement.>",
+]
+
+
+PROJECTIONS = [
+    "student_fact",
+    "enrollment_span",
+    "household_fact",
+    "payment_fact",
+    "case_fact",
+    "check_fact",
+    "arrival_fact",
+    "placement_fact",
+]
+
+
+async def clear_projections(session: AsyncSession) -> None:
+    """Empty every projection for a replay (locks, snapshots and held events stay)."""
+    from sqlalchemy import text
+
+    for table in PROJECTIONS:  # DELETE, not TRUNCATE: the service role has no TRUNCATE privilege
+        await session.execute(text(f"DELETE FROM statistics.{table}"))  # noqa: S608 - names from PROJECTIONS

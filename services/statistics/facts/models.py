@@ -1,0 +1,191 @@
+"""Projections: the statistics service's own copies of other services' facts, fed only by events."""
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Column, DateTime, String
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlmodel import Field
+
+from services.statistics.db import StatisticsModel
+
+
+def _codes() -> Column:
+    return Column(ARRAY(String(30)), nullable=False, server_default="{}")
+
+
+class StudentFact(StatisticsModel, table=True):
+    """A student's current state (from registry events; newer versions win)."""
+
+    __tablename__ = "student_fact"
+
+    student_id: uuid.UUID = Field(primary_key=True)
+    name: str = Field(max_length=50)
+    gender: str | None = Field(default=None, max_length=6)
+    birth_date: date | None = None
+    id_number_hash: str | None = Field(default=None, max_length=64, index=True)
+    id_number_masked: str | None = Field(default=None, max_length=18)
+    household_id: uuid.UUID | None = Field(default=None, index=True)
+    village_code: str | None = Field(default=None, max_length=12, index=True)
+    area_code: str | None = Field(default=None, max_length=12, index=True)
+    school_code: str | None = Field(default=None, max_length=10, index=True)
+    stage: str | None = Field(default=None, max_length=20)
+    grade: int | None = None
+    boarding: bool = False
+    status: str = Field(max_length=20)
+    categories: list[str] = Field(default_factory=list, sa_column=_codes())
+    groups: list[str] = Field(default_factory=list, sa_column=_codes())
+    out_of_county: dict | None = Field(default=None, sa_column=Column(JSONB))
+    version: int
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class EnrollmentSpan(StatisticsModel, table=True):
+    """A period during which a student's enrollment stayed the same (for figures by semester)."""
+
+    __tablename__ = "enrollment_span"
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True, autoincrement=True))
+    student_id: uuid.UUID = Field(index=True)
+    valid_from: date
+    valid_to: date | None = None
+    area_code: str | None = Field(default=None, max_length=12)
+    school_code: str | None = Field(default=None, max_length=10)
+    village_code: str | None = Field(default=None, max_length=12)
+    stage: str | None = Field(default=None, max_length=20)
+    status: str = Field(max_length=20)
+    categories: list[str] = Field(default_factory=list, sa_column=_codes())
+
+
+class HouseholdFact(StatisticsModel, table=True):
+    __tablename__ = "household_fact"
+
+    household_id: uuid.UUID = Field(primary_key=True)
+    platform_id: str | None = Field(default=None, max_length=40, index=True)
+    head_name: str = Field(max_length=50)
+    area_code: str = Field(max_length=12, index=True)
+    statuses: list[dict] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
+    version: int
+
+
+class PaymentFact(StatisticsModel, table=True):
+    """One disbursement line (from subsidy events); only `paid` ones count in figures."""
+
+    __tablename__ = "payment_fact"
+
+    disbursement_id: uuid.UUID = Field(primary_key=True)
+    student_id: uuid.UUID = Field(index=True)
+    household_id: uuid.UUID | None = None
+    policy_code: str = Field(max_length=40)
+    policy_kind: str = Field(max_length=20)
+    semester: str = Field(max_length=12, index=True)
+    year: int = Field(index=True)
+    amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    school_code: str | None = Field(default=None, max_length=10)
+    area_code: str | None = Field(default=None, max_length=12, index=True)
+    village_code: str | None = Field(default=None, max_length=12)
+    stage: str | None = Field(default=None, max_length=20)
+    categories: list[str] = Field(default_factory=list, sa_column=_codes())
+    status: str = Field(max_length=20)
+    paid_on: date | None = None
+    version: int = 0
+
+
+class CaseFact(StatisticsModel, table=True):
+    """A dropout case's current state (from dropout events)."""
+
+    __tablename__ = "case_fact"
+
+    case_id: uuid.UUID = Field(primary_key=True)
+    student_id: uuid.UUID = Field(index=True)
+    area_code: str | None = Field(default=None, max_length=12, index=True)
+    school_code: str | None = Field(default=None, max_length=10)
+    village_code: str | None = Field(default=None, max_length=12)
+    stage: str | None = Field(default=None, max_length=20)
+    compulsory: bool = True
+    status: str = Field(max_length=20)
+    reason_group: str | None = Field(default=None, max_length=20)
+    outcome: str | None = Field(default=None, max_length=20)
+    opened_on: date
+    year: int = Field(index=True)
+    closed_on: date | None = None
+    confirmed_on: date | None = None
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class ArrivalFact(StatisticsModel, table=True):
+    """A start-of-semester check result for one student (from dropout events)."""
+
+    __tablename__ = "arrival_fact"
+
+    verification_id: uuid.UUID = Field(primary_key=True)
+    student_id: uuid.UUID = Field(primary_key=True)
+    semester: str = Field(max_length=12, index=True)
+    year: int
+    area_code: str | None = Field(default=None, max_length=12, index=True)
+    school_code: str | None = Field(default=None, max_length=10)
+    village_code: str | None = Field(default=None, max_length=12)
+    arrived: bool | None = None
+    reason: str | None = Field(default=None, max_length=40)
+
+
+class PlacementFact(StatisticsModel, table=True):
+    """A disabled child's placement for a year (from dropout events)."""
+
+    __tablename__ = "placement_fact"
+
+    student_id: uuid.UUID = Field(primary_key=True)
+    year: int = Field(primary_key=True)
+    placement: str = Field(max_length=20)
+    area_code: str | None = Field(default=None, max_length=12, index=True)
+    school_code: str | None = Field(default=None, max_length=10)
+    village_code: str | None = Field(default=None, max_length=12)
+
+
+class YearLock(StatisticsModel, table=True):
+    """A year whose figures are final for an area (and everything below it)."""
+
+    __tablename__ = "year_lock"
+
+    year: int = Field(primary_key=True)
+    area_code: str = Field(primary_key=True, max_length=12)
+    locked_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    actor: str = Field(max_length=100)
+
+
+class LockedFigure(StatisticsModel, table=True):
+    """A figure of a locked year, frozen at lock time."""
+
+    __tablename__ = "locked_figure"
+
+    year: int = Field(primary_key=True)
+    figure: str = Field(primary_key=True, max_length=20)
+    scope: str = Field(primary_key=True, max_length=30, description="area code or school:<code>")
+    period: str = Field(primary_key=True, max_length=12, description="semester or '' for the year")
+    payload: dict = Field(sa_column=Column(JSONB, nullable=False))
+
+
+class HeldEvent(StatisticsModel, table=True):
+    """An event about a locked year: kept aside and listed, never silently applied."""
+
+    __tablename__ = "held_event"
+
+    event_id: uuid.UUID = Field(primary_key=True)
+    type: str = Field(max_length=120)
+    year: int = Field(index=True)
+    area_code: str | None = Field(default=None, max_length=12)
+    payload: dict = Field(sa_column=Column(JSONB, nullable=False))
+    held_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class CheckFact(StatisticsModel, table=True):
+    """A start-of-semester check (开学核查) of one school: how many students it expects."""
+
+    __tablename__ = "check_fact"
+
+    verification_id: uuid.UUID = Field(primary_key=True)
+    semester: str = Field(max_length=12, index=True)
+    year: int
+    school_code: str = Field(max_length=10)
+    area_code: str = Field(max_length=12, index=True)
+    expected: int

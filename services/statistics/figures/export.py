@@ -1,0 +1,146 @@
+"""Figures as CSV or XLSX: Chinese headers, 元 (two decimals) beside fen, formula-safe cells."""
+
+import csv
+import io
+from typing import Any
+
+from fastapi.responses import Response
+
+from services.kit.spreadsheet import safe_cell, write_xlsx
+
+METRICS = {
+    "students": "学生人数",
+    "households": "户数",
+    "person_times": "人次",
+    "amount_fen": "金额(分)",
+    "eligible": "应助人数",
+    "paid": "已助人数",
+    "unpaid": "未助人数",
+    "coverage": "覆盖率",
+    "expected": "应到人数",
+    "arrived": "已到人数",
+    "not_arrived": "未到人数",
+    "pending": "未核查人数",
+    "cases_opened": "立案数",
+    "returned": "劝返复学(已确认)",
+    "returned_pending": "复学待确认",
+    "open": "未结案",
+    "dropped_out": "辍学人数",
+    "consolidation_base": "学年初义务教育在校生",
+    "consolidation_kept": "仍在校",
+    "consolidation_rate": "巩固率",
+    "children": "残疾儿童数",
+    "enrollment_rate": "入学率",
+    "count": "数量",
+}
+DIMENSIONS = {
+    "by_stage": "学段",
+    "by_category": "资助类别",
+    "by_semester": "学期",
+    "by_policy_kind": "资助类型",
+    "by_reason": "未到原因",
+    "by_reason_group": "辍学原因",
+    "by_placement": "安置方式",
+}
+VALUES = {
+    "preschool": "学前",
+    "primary": "小学",
+    "junior": "初中",
+    "senior": "普通高中",
+    "vocational": "中职",
+    "higher": "高等教育",
+    "special": "特殊教育",
+    "registered_poor": "建档立卡(含原建档立卡)",
+    "monitored": "防返贫监测对象",
+    "dibao": "低保",
+    "tekun": "特困供养",
+    "orphan": "孤儿",
+    "disabled": "残疾",
+    "scholarship": "奖学金",
+    "loan": "助学贷款",
+    "grant": "助学金",
+    "living_allowance": "生活补助",
+    "waiver": "免学费/免费教科书",
+    "special_school": "特殊教育学校",
+    "regular_class": "随班就读",
+    "home_teaching": "送教上门",
+    "deferred": "缓学",
+    "exempt": "免学",
+}
+SKIP = {"area_code", "school_code", "year", "semester", "locked"}
+# What a bare number under a breakdown counts, e.g. by_stage: {"primary": 3} counts students.
+LEAF_METRIC = {"by_stage": "students", "by_category": "students", "by_reason": "not_arrived",
+               "by_reason_group": "cases_opened", "by_placement": "children"}
+
+
+def flatten(payload: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """Turn a nested figure into rows of (dimension, item, metrics)."""
+    rows: list[tuple[str, str, dict[str, Any]]] = []
+
+    def walk(node: dict[str, Any], dims: list[str], items: list[str]) -> None:
+        metrics = {k: v for k, v in node.items() if k not in SKIP and not isinstance(v, dict)}
+        if metrics:
+            rows.append(("/".join(dims) or "合计", "/".join(items) or "合计", metrics))
+        for key, sub in node.items():
+            if not isinstance(sub, dict) or key in SKIP:
+                continue
+            dim = DIMENSIONS.get(key, key)
+            for item, value in sub.items():
+                label = VALUES.get(item, item)
+                if isinstance(value, dict):
+                    walk(value, [*dims, dim], [*items, label])
+                else:
+                    metric = LEAF_METRIC.get(key, "count")
+                    rows.append(("/".join([*dims, dim]), "/".join([*items, label]), {metric: value}))
+
+    walk(payload, [], [])
+    return rows
+
+
+def _yuan(fen: int) -> str:
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(int(fen)), 100)
+    return f"{sign}{whole}.{cents:02d}"
+
+
+def table(payload: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    rows = flatten(payload)
+    keys: list[str] = []
+    for _, _, metrics in rows:
+        keys += [k for k in metrics if k not in keys]
+    header = ["分组", "项目"]
+    for k in keys:
+        header.append(METRICS.get(k, k))
+        if k == "amount_fen":
+            header.append("金额(元)")
+    out = []
+    for dim, item, metrics in rows:
+        line: list[Any] = [dim, item]
+        for k in keys:
+            v = metrics.get(k)
+            line.append("" if v is None else v)
+            if k == "amount_fen":
+                line.append("" if v is None else _yuan(v))
+        out.append(line)
+    return header, out
+
+
+def export(name: str, payload: dict[str, Any], fmt: str, *, title: str) -> Response:
+    """Render a figure as CSV (UTF-8 with BOM, for Excel) or XLSX."""
+    header, rows = table(payload)
+    filename = f"{name}.{fmt}"
+    disposition = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(header)
+        writer.writerows([[safe_cell(v) for v in row] for row in rows])
+        return Response(
+            ("\ufeff" + buf.getvalue()).encode(), media_type="text/csv; charset=utf-8", headers=disposition
+        )
+    body = write_xlsx([(title[:31], header, rows)])
+    return Response(
+        body,
+        headers=disposition,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )

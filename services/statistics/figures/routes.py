@@ -1,0 +1,128 @@
+"""Figure endpoints: JSON by default, `?format=csv|xlsx` exports the same figures."""
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from services.kit.db import SessionDep
+from services.statistics.figures import queries
+from services.statistics.figures.export import export
+from services.statistics.locks import serve
+from services.statistics.scope import FigureScope, Scope
+
+router = APIRouter(prefix="/api/v1/stats", tags=["statistics"])
+Semester = Annotated[str | None, Query(pattern=r"^20[0-9]{2}-(spring|autumn)$", examples=["2026-autumn"])]
+Year = Annotated[int | None, Query(ge=2000, le=2100, examples=[2026])]
+Format = Annotated[Literal["json", "csv", "xlsx"], Query(description="json, or an export: csv / xlsx")]
+EXPORTABLE = {
+    200: {
+        "content": {"text/csv": {}, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}
+    }
+}
+
+
+def current_semester(today: date | None = None) -> str:
+    """Spring runs February–July, autumn August–January (January belongs to the previous autumn)."""
+    today = today or date.today()
+    if today.month == 1:
+        return f"{today.year - 1}-autumn"
+    return f"{today.year}-{'spring' if 2 <= today.month <= 7 else 'autumn'}"
+
+
+def _out(name: str, title: str, scope: FigureScope, payload: dict, fmt: str) -> Any:
+    payload = {
+        "area_code": scope.area_code,
+        **({"school_code": scope.school_code} if scope.school_code else {}),
+        **payload,
+    }
+    return payload if fmt == "json" else export(name, payload, fmt, title=title)
+
+
+@router.get("/subsidy", summary="Aid paid: persons, households, person-times, amounts", responses=EXPORTABLE)
+async def subsidy_stats(
+    session: SessionDep, scope: Scope, year: Year = None, semester: Semester = None, format: Format = "json"
+) -> Any:
+    """Only paid disbursements count. Persons and households are distinct; person-times count payments."""
+    y = year or (int(semester[:4]) if semester else None)
+
+    async def compute() -> dict:
+        return await queries.subsidy(session, scope, year=year, semester=semester)
+
+    payload = (
+        await serve(session, scope, "subsidy", year=y, period=semester or "", compute=compute)
+        if y
+        else await compute()
+    )
+    return _out("subsidy", "资助统计", scope, payload, format)
+
+
+@router.get("/enrollment", summary="Students enrolled (or home-taught)", responses=EXPORTABLE)
+async def enrollment_stats(
+    session: SessionDep, scope: Scope, semester: Semester = None, format: Format = "json"
+) -> Any:
+    """Current when `semester` is omitted; otherwise on the semester's census day (31 Mar / 30 Sep)."""
+
+    async def compute() -> dict:
+        return await queries.enrollment(session, scope, semester=semester)
+
+    payload = (
+        await serve(session, scope, "enrollment", year=int(semester[:4]), period=semester, compute=compute)
+        if semester
+        else await compute()
+    )
+    return _out("enrollment", "在校生统计", scope, payload, format)
+
+
+@router.get("/coverage", summary="Coverage of eligible students this semester", responses=EXPORTABLE)
+async def coverage_stats(
+    session: SessionDep, scope: Scope, semester: Semester = None, format: Format = "json"
+) -> Any:
+    """Eligible enrolled students (any aid category) paid at least once this semester / eligible."""
+    payload = await queries.coverage(session, scope, semester=semester or current_semester())
+    return _out("coverage", "资助覆盖率", scope, payload, format)
+
+
+@router.get("/verification", summary="Start-of-semester check (开学核查)", responses=EXPORTABLE)
+async def verification_stats(
+    session: SessionDep, scope: Scope, semester: Semester = None, format: Format = "json"
+) -> Any:
+    semester = semester or current_semester()
+
+    async def compute() -> dict:
+        return await queries.verification(session, scope, semester=semester)
+
+    payload = await serve(
+        session, scope, "verification", year=int(semester[:4]), period=semester, compute=compute
+    )
+    return _out("verification", "开学核查", scope, {"semester": semester, **payload}, format)
+
+
+@router.get("/dropout", summary="Dropout cases, returns and consolidation rate", responses=EXPORTABLE)
+async def dropout_stats(session: SessionDep, scope: Scope, year: Year = None, format: Format = "json") -> Any:
+    """Cases opened in the year; `returned` counts confirmed returns; consolidation rate (巩固率)."""
+    y = year or date.today().year
+
+    async def compute() -> dict:
+        return await queries.dropout(session, scope, year=y)
+
+    payload = await serve(session, scope, "dropout", year=y, period="", compute=compute)
+    return _out("dropout", "控辍保学", scope, payload, format)
+
+
+@router.get("/disability", summary="Disabled children: placements and enrollment rate", responses=EXPORTABLE)
+async def disability_stats(
+    session: SessionDep, scope: Scope, year: Year = None, format: Format = "json"
+) -> Any:
+    """Enrollment rate = special school + regular class + home teaching / all placed children (0..1)."""
+    y = year or date.today().year
+
+    async def compute() -> dict:
+        return await queries.disability(session, scope, year=y)
+
+    payload = await serve(session, scope, "disability", year=y, period="", compute=compute)
+    return _out("disability", "残疾儿童", scope, payload, format)
+
+
+__all__ = ["Response", "router"]

@@ -1,0 +1,36 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+
+from services.kit.auth import Principal, Role, require
+from services.kit.consumer import pending
+from services.kit.errors import Unavailable
+from services.kit.service import replay
+from services.statistics.facts.consumers import clear_projections
+
+router = APIRouter(prefix="/api/v1/stats/rebuild", tags=["statistics"])
+Admin = Annotated[Principal, Depends(require(Role.admin))]
+CONSUMER = "statistics"
+
+
+@router.post("", status_code=202, summary="Rebuild the projections from the event stream")
+async def rebuild(request: Request, principal: Admin) -> dict:
+    """Empty the projections and replay every event from the start of the stream (admin)."""
+    await replay(request.app, CONSUMER, clear=clear_projections)
+    return {"status": "replaying", "requested_by": principal.username}
+
+
+@router.get("", summary="Progress of a rebuild")
+async def rebuild_progress(request: Request, _: Admin) -> dict:
+    """How many events the projections are behind the stream (0 pending = caught up)."""
+    return await _progress(request)
+
+
+async def _progress(request: Request) -> dict:
+    js = getattr(request.app.state, "js", None)
+    if js is None:
+        raise Unavailable("The event stream is not connected yet")
+    try:
+        return await pending(js, request.app.state.settings, CONSUMER)
+    except Exception as exc:
+        raise Unavailable("The consumer is being recreated; try again shortly") from exc

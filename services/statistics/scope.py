@@ -1,0 +1,66 @@
+"""Which area a figure is asked for, checked against the caller's scope; the SQL filter for it."""
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Query
+from sqlalchemy import and_, true
+from sqlalchemy.sql.elements import ColumnElement
+
+from services.kit.auth import CurrentPrincipal, Principal, Role
+from services.kit.errors import NotFound
+
+
+@dataclass(frozen=True)
+class FigureScope:
+    """The caller, the area reported on, and an optional single school."""
+
+    principal: Principal
+    area_code: str
+    school_code: str | None
+
+    @property
+    def key(self) -> str:
+        """The key of locked snapshots: the school, the village (for village users), or the area."""
+        if self.school_code or self.principal.role is Role.school:
+            return f"school:{self.school_code or self.principal.school_code}"
+        if self.principal.role is Role.village:
+            return f"village:{self.area_code}"
+        return self.area_code
+
+    def where(self, model) -> ColumnElement:
+        """SQL filter on a fact table with area_code, school_code and village_code columns."""
+        p = self.principal
+        parts = []
+        if p.role is Role.school:
+            parts.append(model.school_code == p.school_code)
+        elif p.role is Role.village:
+            parts.append(model.village_code.startswith(self.area_code, autoescape=True))
+        else:
+            parts.append(model.area_code.startswith(self.area_code, autoescape=True))
+        if self.school_code:
+            parts.append(model.school_code == self.school_code)
+        return and_(true(), *parts)
+
+
+def requested_area(principal: Principal, area_code: str | None) -> str:
+    """Return the area to report on: the caller's own by default, never outside it."""
+    code = area_code or principal.area_code
+    if not code.startswith(principal.area_code):
+        raise NotFound(f"No area {code} in your scope")
+    return code
+
+
+async def figure_scope(
+    principal: CurrentPrincipal,
+    area_code: Annotated[
+        str | None, Query(pattern=r"^\d{2,12}$", description="Default: the caller's area")
+    ] = None,
+    school_code: Annotated[str | None, Query(pattern=r"^\d{10}$", description="Only this school")] = None,
+) -> FigureScope:
+    if principal.role is Role.school and school_code and school_code != principal.school_code:
+        raise NotFound(f"No school {school_code} in your scope")
+    return FigureScope(principal, requested_area(principal, area_code), school_code)
+
+
+Scope = Annotated[FigureScope, Depends(figure_scope)]
