@@ -1,0 +1,158 @@
+"""Run every benchmark and write bench/RESULTS.md: one table of figures and ratios, the machine described.
+
+    .venv/bin/python -m bench [--only load,batches] [--quick] [--out bench/RESULTS.md]
+
+Each bench/*.py (not this file, common.py or gateway_variants.py) runs as its own process with
+its defaults (`--quick` passes the small sizes each declares in QUICK below). Figures come from
+the `RESULT {json}` lines a benchmark prints (bench/common.py `result()`); a benchmark that prints
+none has its closing summary copied under the table. A failed benchmark is reported, not hidden.
+"""
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.common import git_commit, load_average, machine  # noqa: E402
+
+HELPERS = {"__main__", "__init__", "common", "gateway_variants"}
+# Small sizes for a quick look (`--quick`); unknown benchmarks run with their defaults.
+QUICK = {
+    "load": ["--rounds", "2"],
+    "import_students": ["--rows", "10000", "--runs", "1"],
+    "batches": ["--students", "5000", "--runs", "1"],
+    "absences": ["--students", "10000", "--runs", "1"],
+    "stats": ["--students", "100000", "--runs", "3"],
+    "verification": ["--rows", "20000", "--runs", "1"],
+}
+TAIL = 25
+
+
+def benchmarks(only: list[str] | None) -> list[Path]:
+    found = sorted(p for p in (ROOT / "bench").glob("*.py") if p.stem not in HELPERS)
+    return [p for p in found if not only or p.stem in only]
+
+
+def run(path: Path, quick: bool, timeout: float) -> dict:
+    """Run one benchmark; return its figures, its summary and how it ended."""
+    cmd = [sys.executable, str(path), *(QUICK.get(path.stem, []) if quick else [])]
+    print(f"== {path.stem}: {' '.join(cmd[1:])}", flush=True)
+    started = time.monotonic()
+    lines: list[str] = []
+    try:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert proc.stdout is not None
+        deadline = started + timeout
+        for line in proc.stdout:
+            print(line, end="", flush=True)
+            lines.append(line.rstrip("\n"))
+            if time.monotonic() > deadline:
+                proc.kill()
+                lines.append(f"(stopped after {timeout:.0f} s)")
+                break
+        code = proc.wait()
+    except OSError as exc:
+        code, lines = -1, [repr(exc)]
+    figures = []
+    for line in lines:
+        if line.startswith("RESULT "):
+            try:
+                figures.append(json.loads(line.removeprefix("RESULT ")))
+            except ValueError:
+                pass
+    summary = [line for line in lines if not line.startswith("RESULT ")][-TAIL:]
+    if not figures:
+        figures = [f for f in map(_ratio_line, summary) if f]
+    return {
+        "name": path.stem,
+        "code": code,
+        "seconds": time.monotonic() - started,
+        "figures": figures,
+        "summary": summary,
+    }
+
+
+RATIO_LINE = re.compile(
+    r"^\s*(?P<figure>[^\d:(][^:]*?)\s*:?\s+(?P<value>\d[\d,]*(?:\.\d+)?)\s*(?P<unit>[a-zA-Z/]+)?\b"
+    r".*?\bratio\s+(?P<ratio>\d+(?:\.\d+)?)"
+)
+
+
+def _ratio_line(line: str) -> dict | None:
+    """Read a figure from a summary line that names its ratio (for benchmarks without RESULT lines)."""
+    m = RATIO_LINE.match(line)
+    if not m or m["figure"].lower().startswith("run"):
+        return None
+    return {
+        "figure": m["figure"].strip(" .:"),
+        "value": float(m["value"].replace(",", "")),
+        "unit": m["unit"] or "",
+        "ratio": float(m["ratio"]),
+        "baseline": "ratio as its summary prints it",
+    }
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return ""
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
+
+
+def write(results: list[dict], out: Path, quick: bool) -> None:
+    rows = [
+        "| benchmark | figure | value | unit | ratio | baseline / note | target |",
+        "| --- | --- | ---: | --- | ---: | --- | --- |",
+    ]
+    for r in results:
+        for f in r["figures"]:
+            cells = [r["name"], f["figure"], _fmt(f["value"]), f["unit"], _fmt(f.get("ratio"))]
+            cells += [f.get("baseline", ""), f.get("target", "")]
+            rows.append("| " + " | ".join(cells) + " |")
+        if not r["figures"]:
+            rows.append(f"| {r['name']} | (see its summary below) | | | | | |")
+    text = [
+        "# Benchmark results",
+        "",
+        f"`make bench` ({'quick sizes' if quick else 'default sizes'}), "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {git_commit()}.",
+        "",
+        f"Machine: {machine()}. Load average at the end: {load_average()} "
+        "(other work on the machine inflates latencies; ratios are measured in the same run).",
+        "",
+        *rows,
+        "",
+        "## Runs",
+        "",
+    ]
+    for r in results:
+        state = "ok" if r["code"] == 0 else f"FAILED (exit {r['code']})"
+        text += [f"### {r['name']} — {state}, {r['seconds']:.0f} s", "", "```", *r["summary"], "```", ""]
+    out.write_text("\n".join(text))
+    print(f"\nwrote {out}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--only", type=lambda s: s.split(","), default=None, help="comma-separated names")
+    parser.add_argument("--quick", action="store_true", help="small sizes (see QUICK)")
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds per benchmark")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
+    args = parser.parse_args()
+    results = [run(path, args.quick, args.timeout) for path in benchmarks(args.only)]
+    write(results, args.out, args.quick)
+    sys.exit(0 if all(r["code"] == 0 for r in results) else 1)
+
+
+if __name__ == "__main__":
+    main()
