@@ -3,6 +3,7 @@
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import anyio.to_thread
@@ -12,6 +13,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from api_gateway.audit.middleware import AuditMiddleware
 from api_gateway.audit.routes import router as audit_router
+from api_gateway.auth.revocations import database_source
 from api_gateway.auth.routes import router as auth_router
 from api_gateway.auth.routes import wellknown
 from api_gateway.authn import AuthenticateMiddleware
@@ -35,6 +37,7 @@ from services.kit.middleware import (
     RequestIdMiddleware,
     SecurityHeadersMiddleware,
 )
+from services.kit.revocation import RevocationList
 from services.kit.settings import Settings, get_settings
 
 log = structlog.get_logger()
@@ -65,11 +68,18 @@ def _lifespan(settings: Settings):
         logging.getLogger("httpx").setLevel(logging.WARNING)
         keyring = await anyio.to_thread.run_sync(load_keyring, settings)
         app.state.keyring = keyring
-        app.state.verifier = TokenVerifier(settings, keys=keyring.jwks())
         app.state.engine = make_engine(
             service_url(settings, "gateway"), pool_size=settings.db_pool_size, application_name="nol-gateway"
         )
         app.state.sessionmaker = sessionmaker_for(app.state.engine)
+        revoked = database_source(
+            app.state.sessionmaker, token_lifetime=timedelta(minutes=settings.access_token_minutes)
+        )
+        app.state.verifier = TokenVerifier(
+            settings,
+            keys=keyring.jwks(),
+            revocations=RevocationList(revoked, max_age=settings.revocation_poll_seconds),
+        )
         app.state.http = make_http_client(settings)
         try:
             async with app.state.sessionmaker() as session:

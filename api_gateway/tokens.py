@@ -13,9 +13,12 @@ from services.kit.settings import Settings
 
 def issue_access_token(
     keyring: KeyRing, settings: Settings, *, sub: str, username: str, role: str,
-    area_code: str, school_code: str | None,
+    area_code: str, school_code: str | None, sid: str,
 ) -> tuple[str, int]:
-    """Sign an access token; return it and its lifetime in seconds."""
+    """Sign an access token; return it and its lifetime in seconds.
+
+    `sid` names the login session (the refresh-token family), so a logout can revoke it.
+    """
     now = datetime.now(UTC).replace(microsecond=0)
     lifetime = settings.access_token_minutes * 60
     claims = {
@@ -26,6 +29,7 @@ def issue_access_token(
         "nbf": now,
         "exp": now + timedelta(seconds=lifetime),
         "jti": uuid.uuid4().hex,
+        "sid": sid,
         "typ": "access",
         "role": role,
         "area_code": area_code,

@@ -3,10 +3,10 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, ForeignKey, Uuid
+from sqlalchemy import Column, DateTime, ForeignKey, Uuid, func
 from sqlmodel import Field
 
-from api_gateway.db import GatewayModel, created_at_field
+from api_gateway.db import GatewayModel, created_at_field, now
 
 
 class RefreshToken(GatewayModel, table=True):
@@ -21,3 +21,19 @@ class RefreshToken(GatewayModel, table=True):
     expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     used_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class Revocation(GatewayModel, table=True):
+    """Access tokens that must no longer pass: a login session (`sid`), or a subject's tokens
+    issued up to `issued_before`. Published while such a token could still be unexpired (an
+    access token lives at most a day), pruned after."""
+
+    __tablename__ = "revocation"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    sid: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid, unique=True))
+    sub: str | None = Field(default=None, max_length=64)
+    issued_before: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    reason: str = Field(max_length=40)
+    created_at: datetime = Field(default_factory=now, sa_column=Column(
+        DateTime(timezone=True), nullable=False, server_default=func.now(), index=True))

@@ -2,6 +2,7 @@
 
 import base64
 import binascii
+from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import unquote
 
@@ -9,6 +10,7 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from pydantic import ValidationError
 
 from api_gateway.auth import service
+from api_gateway.auth.revocations import document
 from api_gateway.auth.schemas import Me, RefreshRequest, TokenForm, TokenResponse
 from api_gateway.keys import KeyRing
 from services.kit.auth import CurrentPrincipal
@@ -102,9 +104,15 @@ async def refresh(refresh_token: RefreshBody, session: SessionDep, issuer: Issue
 
 
 @router.post("/logout", status_code=204, summary="Log out", openapi_extra=_REFRESH_BODY)
-async def logout(refresh_token: RefreshBody, session: SessionDep) -> Response:
-    """Revoke a refresh token and every token rotated from the same login."""
+async def logout(refresh_token: RefreshBody, session: SessionDep, request: Request) -> Response:
+    """End the login of a refresh token: it and every token rotated from it stop working.
+
+    Access tokens of that login are revoked too: refused at once here and by every service
+    within about two seconds (they fetch `/.well-known/revocations.json`).
+    """
     await service.logout(session, refresh_token=refresh_token)
+    await session.commit()
+    request.app.state.verifier.revocations.invalidate()
     return Response(status_code=204)
 
 
@@ -113,6 +121,24 @@ async def me(principal: CurrentPrincipal) -> Me:
     """Return the caller as its token describes it."""
     return Me(id=principal.sub, username=principal.username, role=principal.role,
               area_code=principal.area_code, school_code=principal.school_code)
+
+
+@wellknown.get("/.well-known/revocations.json", summary="Revoked sessions (for services)",
+               responses={200: {"content": {"application/json": {"example": {
+                   "sessions": ["0b6f7a52-5d0e-4a57-9c1e-2f1f5b1c9f3e"],
+                   "subjects": [{"sub": "provincial-platform", "issued_before": 1795660800.0}]}}}}})
+async def revocations(request: Request, session: SessionDep, response: Response) -> dict[str, Any]:
+    """Return the access tokens that must no longer pass, like a certificate revocation list.
+
+    `sessions`: login sessions (the `sid` claim) ended by a logout, a replayed refresh token,
+    a password change or a disabled account. `subjects`: callers (the `sub` claim) whose
+    tokens issued up to `issued_before` (Unix seconds) are withdrawn, e.g. a disabled
+    platform client. Only entries an unexpired token could still match are listed. Every
+    service keeps a copy no older than a second or two and refuses such tokens with 401.
+    """
+    response.headers["Cache-Control"] = "no-store"
+    lifetime = timedelta(minutes=request.app.state.settings.access_token_minutes)
+    return await document(session, token_lifetime=lifetime)
 
 
 @wellknown.get("/.well-known/jwks.json", summary="Public signing keys",

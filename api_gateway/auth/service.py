@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_gateway.audit.chain import AuditEntry, append_audit
 from api_gateway.auth.models import RefreshToken
+from api_gateway.auth.revocations import revoke_sessions
 from api_gateway.auth.schemas import TokenResponse
 from api_gateway.clients.models import ApiClient
 from api_gateway.db import now
@@ -56,12 +57,13 @@ async def _fail(session: AsyncSession, error: Exception) -> NoReturn:
 
 async def _issue_for_user(session: AsyncSession, issuer: Issuer, user: UserAccount,
                           *, family_id: uuid.UUID | None = None) -> TokenResponse:
+    family_id = family_id or uuid.uuid4()  # the login session: every token rotated from it
     token, expires_in = issue_access_token(
         issuer.keyring, issuer.settings, sub=str(user.id), username=user.username, role=user.role,
-        area_code=user.area_code, school_code=user.school_code)
+        area_code=user.area_code, school_code=user.school_code, sid=str(family_id))
     refresh, refresh_hash = new_refresh_token()
     session.add(RefreshToken(
-        token_hash=refresh_hash, family_id=family_id or uuid.uuid4(), user_id=user.id,
+        token_hash=refresh_hash, family_id=family_id, user_id=user.id,
         expires_at=now() + timedelta(days=issuer.settings.refresh_token_days)))
     await session.flush()
     return TokenResponse(access_token=token, expires_in=expires_in, refresh_token=refresh)
@@ -127,15 +129,17 @@ async def client_login(session: AsyncSession, issuer: Issuer, *, client_id: str,
                        area_code=client.area_code, ok=True, status=200)
     token, expires_in = issue_access_token(
         issuer.keyring, issuer.settings, sub=client.client_id, username=client.client_id,
-        role=Role.platform, area_code=client.area_code, school_code=None)
+        role=Role.platform, area_code=client.area_code, school_code=None, sid=uuid.uuid4().hex)
     return TokenResponse(access_token=token, expires_in=expires_in)
 
 
-async def _revoke_family(session: AsyncSession, family_id: uuid.UUID) -> None:
+async def _revoke_family(session: AsyncSession, family_id: uuid.UUID, *, reason: str) -> None:
+    """End a login: its refresh tokens, and (through the revocation list) its access tokens."""
     await session.exec(
         update(RefreshToken)
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=now()))
+    await revoke_sessions(session, [family_id], reason=reason)
 
 
 async def refresh(session: AsyncSession, issuer: Issuer, *, refresh_token: str) -> TokenResponse:
@@ -146,11 +150,11 @@ async def refresh(session: AsyncSession, issuer: Issuer, *, refresh_token: str) 
         raise Unauthorized("Invalid refresh token")
     if row.used_at is not None:
         # Someone replayed a rotated token: either copy may be the thief's, so end both.
-        await _revoke_family(session, row.family_id)
+        await _revoke_family(session, row.family_id, reason="refresh_reused")
         await _fail(session, Unauthorized("Refresh token reused; please log in again"))
     user = await session.get(UserAccount, row.user_id)
     if user is None or user.disabled:
-        await _revoke_family(session, row.family_id)
+        await _revoke_family(session, row.family_id, reason="disabled")
         await _fail(session, Unauthorized("Account disabled"))
     row.used_at = now()
     session.add(row)
@@ -158,9 +162,9 @@ async def refresh(session: AsyncSession, issuer: Issuer, *, refresh_token: str) 
 
 
 async def logout(session: AsyncSession, *, refresh_token: str) -> None:
-    """Revoke the family of a refresh token (unknown tokens are ignored)."""
+    """End the login of a refresh token: its refresh and access tokens (unknown tokens are ignored)."""
     stmt = select(RefreshToken.family_id).where(
         RefreshToken.token_hash == hash_secret(refresh_token))
     family_id = (await session.exec(stmt)).one_or_none()
     if family_id is not None:
-        await _revoke_family(session, family_id)
+        await _revoke_family(session, family_id, reason="logout")

@@ -6,6 +6,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from api_gateway.auth.revocations import revoke_subject
 from api_gateway.clients.models import ApiClient
 from api_gateway.clients.schemas import ClientCreate
 from api_gateway.db import now
@@ -44,8 +45,10 @@ async def get_client_or_404(session: AsyncSession, principal: Principal, client_
 
 
 async def set_disabled(session: AsyncSession, *, client: ApiClient, disabled: bool) -> ApiClient:
-    """Disable or enable a client (its access tokens lapse within their lifetime)."""
+    """Disable (its access tokens stop passing at once, through the revocation list) or enable a client."""
     if client.disabled != disabled:
+        if disabled:
+            await revoke_subject(session, client.client_id, reason="client_disabled")
         client.disabled = disabled
         client.version += 1
         client.updated_at = now()

@@ -3,13 +3,14 @@
 import uuid
 
 import structlog
-from sqlalchemy import exists, text, update
+from sqlalchemy import exists, func, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_gateway.auth.models import RefreshToken
+from api_gateway.auth.revocations import revoke_sessions
 from api_gateway.db import now
 from api_gateway.passwords import hash_password, password_problem
 from api_gateway.users.models import UserAccount
@@ -63,13 +64,15 @@ async def create_user(session: AsyncSession, principal: Principal, *, data: User
     return user
 
 
-async def revoke_refresh_tokens(session: AsyncSession, *, user_id: uuid.UUID) -> None:
-    """Revoke every live refresh token of a user."""
-    await session.exec(
+async def revoke_refresh_tokens(session: AsyncSession, *, user_id: uuid.UUID, reason: str) -> None:
+    """End every login of a user: its refresh tokens, and its access tokens through the revocation list."""
+    families = await session.exec(
         update(RefreshToken)
-        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=now())
+        .where(RefreshToken.user_id == user_id, RefreshToken.expires_at > now())
+        .values(revoked_at=func.coalesce(RefreshToken.revoked_at, now()))
+        .returning(RefreshToken.family_id)
     )
+    await revoke_sessions(session, families.scalars().all(), reason=reason)
 
 
 async def update_user(session: AsyncSession, principal: Principal, *, user: UserAccount,
@@ -97,7 +100,8 @@ async def update_user(session: AsyncSession, principal: Principal, *, user: User
     if changes.get("disabled") is not None:
         user.disabled = changes["disabled"]
     if changes.get("password") is not None or user.disabled:
-        await revoke_refresh_tokens(session, user_id=user.id)
+        reason = "disabled" if user.disabled else "password_changed"
+        await revoke_refresh_tokens(session, user_id=user.id, reason=reason)
     return await _touch(session, user)
 
 
@@ -110,7 +114,7 @@ async def set_disabled(session: AsyncSession, principal: Principal, *, user: Use
         return user
     user.disabled = disabled
     if disabled:
-        await revoke_refresh_tokens(session, user_id=user.id)
+        await revoke_refresh_tokens(session, user_id=user.id, reason="disabled")
     else:
         user.failed_logins, user.locked_until = 0, None
     return await _touch(session, user)

@@ -12,6 +12,7 @@ import structlog
 from fastapi import Depends, Request
 
 from services.kit.errors import Forbidden, Unauthorized
+from services.kit.revocation import RevocationList
 from services.kit.settings import Settings
 
 log = structlog.get_logger()
@@ -51,9 +52,15 @@ class TokenVerifier:
     """Verify access tokens against the gateway's JWKS (cached; unknown kid refetches, rate-limited)."""
 
     def __init__(
-        self, settings: Settings, *, keys: dict[str, Any] | None = None, refetch_interval: float = 10.0
+        self,
+        settings: Settings,
+        *,
+        keys: dict[str, Any] | None = None,
+        refetch_interval: float = 10.0,
+        revocations: RevocationList | None = None,
     ):
         self.settings = settings
+        self.revocations = revocations
         self.jwks_url = settings.resolved_jwks_url
         self._keys: dict[str, jwt.PyJWK] = {}
         self._static = keys is not None
@@ -120,6 +127,8 @@ class TokenVerifier:
             raise Unauthorized("Invalid token") from exc
         if claims.get("typ") != expected_type:
             raise Unauthorized("Wrong token type")
+        if self.revocations is not None and await self.revocations.revoked(claims):
+            raise Unauthorized("Token revoked (logged out or access withdrawn)")
         return claims
 
 
@@ -150,11 +159,7 @@ async def authenticate(request: Request) -> Principal:
     """Verify the bearer token and return the caller."""
     verifier: TokenVerifier = request.app.state.verifier
     claims = await verifier.verify(bearer_token(request))
-    principal = principal_from_claims(claims)
-    revoked = getattr(request.app.state, "is_revoked", None)
-    if revoked is not None and await revoked(claims):
-        raise Unauthorized("Token revoked")
-    return principal
+    return principal_from_claims(claims)
 
 
 async def current_principal(request: Request) -> Principal:

@@ -22,6 +22,7 @@ from services.kit.middleware import (
     SecurityHeadersMiddleware,
 )
 from services.kit.relay import Relay
+from services.kit.revocation import RevocationList, http_source
 from services.kit.settings import Settings, get_settings
 
 log = structlog.get_logger()
@@ -103,7 +104,10 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
             application_name=f"nol-{spec.name}",
         )
         app.state.sessionmaker = sessionmaker_for(app.state.engine)
-        app.state.verifier = TokenVerifier(settings)
+        revocations = RevocationList(
+            http_source(settings.revocations_url), max_age=settings.revocation_poll_seconds
+        )
+        app.state.verifier = TokenVerifier(settings, revocations=revocations)
         app.state.nats = None
         events = asyncio.create_task(_run_events(app, spec, settings))
         try:

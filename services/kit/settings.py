@@ -49,9 +49,12 @@ class Settings(BaseSettings):
     jwt_issuer: str = "notoneless"
     jwt_audience: str = "notoneless-api"
     jwt_private_key: str | None = None
-    access_token_minutes: int = 15
+    # Short-lived by design: at most a day (the revocation list is kept that long).
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     refresh_token_days: int = 14
     jwks_url: str | None = None
+    # How old a service's copy of the gateway's revocation list (logouts) may grow.
+    revocation_poll_seconds: float = 1.0
 
     # Bootstrap and demo.
     admin_username: str | None = None
@@ -97,6 +100,10 @@ class Settings(BaseSettings):
     @property
     def resolved_jwks_url(self) -> str:
         return self.jwks_url or f"{self.public_gateway_url}/.well-known/jwks.json"
+
+    @property
+    def revocations_url(self) -> str:
+        return f"{self.resolved_jwks_url.rsplit('/', 1)[0]}/revocations.json"
 
 
 @lru_cache

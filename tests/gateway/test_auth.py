@@ -235,7 +235,8 @@ class TestJwks:
         old_settings = settings.model_copy(update={"data_dir": tmp_path})
         old = load_keyring(old_settings)
         token, _ = issue_access_token(
-            old, old_settings, sub="u", username="u", role="county", area_code="610928", school_code=None
+            old, old_settings, sub="u", username="u", role="county", area_code="610928", school_code=None,
+            sid="s",
         )
         previous = tmp_path / "keys" / "previous"
         previous.mkdir()
