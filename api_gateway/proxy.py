@@ -23,6 +23,8 @@ HOP_BY_HOP = frozenset({
 NOT_FORWARDED = HOP_BY_HOP | {"host", "x-request-id", "x-forwarded-for", "x-forwarded-proto",
                               "x-forwarded-host"}
 NOT_RETURNED = HOP_BY_HOP | {"x-request-id", "date", "server"}
+# Answers with a Content-Length up to this size are read whole, larger ones stream.
+BUFFER_UP_TO = 1024 * 1024
 
 
 class BadGateway(AppError):
@@ -114,9 +116,23 @@ async def forward(request: Request) -> Response:
     except httpx.HTTPError as exc:
         log.warning("upstream failed", service=service, error=repr(exc))
         raise BadGateway(f"The {service} service failed to answer") from exc
-    response = StreamingResponse(_relay(upstream), status_code=upstream.status_code,
-                                 background=BackgroundTask(upstream.aclose))
-    response.raw_headers = _without_connection_listed(upstream.headers.raw, NOT_RETURNED)
+    headers = _without_connection_listed(upstream.headers.raw, NOT_RETURNED)
+    length = upstream.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) <= BUFFER_UP_TO:
+        # Most answers are a page of JSON: read it whole and send it in one message (cheaper
+        # than streaming, and a service breaking off mid-answer is still a clean 502 here).
+        try:
+            body = b"".join([chunk async for chunk in upstream.aiter_raw()])
+        except httpx.HTTPError as exc:
+            log.warning("upstream broke off mid-response", service=service, error=repr(exc))
+            raise BadGateway(f"The {service} service failed to answer") from exc
+        finally:
+            await upstream.aclose()
+        response = Response(body, status_code=upstream.status_code)
+    else:  # exports and other large or open-ended bodies stream through
+        response = StreamingResponse(_relay(upstream), status_code=upstream.status_code,
+                                     background=BackgroundTask(upstream.aclose))
+    response.raw_headers = headers
     return response
 
 

@@ -115,5 +115,5 @@ class IdempotencyMiddleware:
             try:
                 await write()
                 return
-            except Exception:  # still unreachable: try again
-                delay = min(delay * 2, 5.0)
+            except Exception:  # still unreachable: try again (each second: a client that got
+                delay = min(delay * 2, 1.0)  # 409 idempotency_in_progress is told Retry-After: 1)
