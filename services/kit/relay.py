@@ -65,7 +65,9 @@ class Relay:
                 )
                 for row in rows
             ]
-            await asyncio.wait_for(asyncio.gather(*futures), timeout=30)
+            await asyncio.wait_for(
+                asyncio.gather(*futures), timeout=self.settings.relay_ack_timeout_seconds
+            )
             await conn.execute(
                 t.update().where(t.c.id.in_([row.id for row in rows])).values(published_at=func.now())
             )
@@ -123,7 +125,9 @@ class Relay:
                         retry_in=backoff,
                     )
                     await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 5.0)
+                    # At most a second: a failed attempt costs one query, and the outbox
+                    # should start draining as soon as the broker is back.
+                    backoff = min(backoff * 2, 1.0)
                     continue
                 self._wake.clear()
                 try:

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     stream_duplicate_window_seconds: float = 120.0
     relay_poll_seconds: float = 1.0
     relay_batch_size: int = 500
+    # How long the relay waits for the broker to acknowledge a batch before trying it again
+    # (while NATS is unreachable the client buffers publishes that may never be answered).
+    relay_ack_timeout_seconds: float = 5.0
     relay_in_process: bool = True
 
     # HTTP.

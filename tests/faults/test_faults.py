@@ -163,7 +163,7 @@ async def test_nats_down_for_20s_writes_succeed_and_the_outbox_drains(faults: Fa
             return await db.fetchval("SELECT count(*) FROM registry.outbox WHERE published_at IS NULL") == 0
 
         while not await drained():
-            assert time.monotonic() - up_at < 60, "the outbox did not drain within 60 s of NATS coming back"
+            assert time.monotonic() - up_at < 15, "the outbox did not drain within 15 s of NATS coming back"
             await asyncio.sleep(0.2)
         drained_after = time.monotonic() - up_at
         ledger = await tally(
