@@ -8,6 +8,9 @@ import structlog
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from api_gateway.idempotency.middleware import EXEMPT
+from api_gateway.routing import API, PLATFORM_ALLOWED, _prefix_of
+from services.kit.responses import add_problem, document_errors, iter_operations
 from services.kit.settings import SERVICES, Settings, get_settings
 
 log = structlog.get_logger()
@@ -70,8 +73,30 @@ def _merge_service(merged: dict[str, Any], name: str, doc: dict[str, Any]) -> No
 
 def gateway_openapi(app: FastAPI) -> dict[str, Any]:
     """Return the gateway's own OpenAPI document (without the services)."""
-    return get_openapi(title=app.title, version=app.version, description=app.description,
-                       routes=app.routes, tags=app.openapi_tags)
+    doc = get_openapi(title=app.title, version=app.version, description=app.description,
+                      routes=app.routes, tags=app.openapi_tags)
+    return document_errors(doc, public=PUBLIC_PATHS)
+
+
+def _document_gateway_errors(merged: dict[str, Any], gateway_owned: set[tuple[str, str]]) -> None:
+    """Add what the gateway itself answers in front of every operation (limits, keys, proxying)."""
+    for path, method, operation in iter_operations(merged):
+        if not path.startswith(API + "/"):
+            continue
+        add_problem(operation, 429)
+        if "requestBody" in operation:
+            add_problem(operation, 413)
+        if method == "post" and not path.startswith(EXEMPT):
+            # The Idempotency-Key header itself is described once, in the document's description:
+            # as a parameter, fuzzers would send repeated keys and meet the reuse 422, not the API.
+            add_problem(operation, 409, "Conflict, or a request with this `Idempotency-Key` still running")
+            add_problem(operation, 422)
+        if (path, method) in gateway_owned:
+            continue
+        add_problem(operation, 502)
+        add_problem(operation, 504)
+        if method.upper() not in PLATFORM_ALLOWED.get(_prefix_of(path) or "", frozenset()):
+            add_problem(operation, 403, "The caller's role may not do this (platform clients never may)")
 
 
 def merged_openapi(gateway: FastAPI | None = None, *, settings: Settings | None = None,
@@ -94,7 +119,8 @@ def merged_openapi(gateway: FastAPI | None = None, *, settings: Settings | None 
             missing.append(name)
         else:
             _merge_service(merged, name, copy.deepcopy(doc))
-    del merged["x-gateway-owned"]
+    gateway_owned = merged.pop("x-gateway-owned")
+    _document_gateway_errors(merged, gateway_owned)
     if missing:
         merged["info"]["description"] += (
             f"\n\n**Not included (could not be loaded): {', '.join(missing)}.**")

@@ -1,14 +1,17 @@
 """`GET /api/v1/tasks`: the caller's to-dos from every service that has some, merged for a phone."""
 
 import asyncio
-from typing import Annotated, Any
+from datetime import date
+from typing import Annotated, Any, Literal
 
 import httpx
 import structlog
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from api_gateway.routing import check_route_access
 from services.kit.errors import Unauthorized, Unavailable
+from services.kit.responses import problems
 
 log = structlog.get_logger()
 router = APIRouter(prefix="/api/v1", tags=["tasks"])
@@ -34,7 +37,29 @@ async def _fetch(request: Request, service: str, path: str, params: list) -> lis
     return [{**item, "source": service} for item in items]
 
 
-@router.get("/tasks", summary="What the caller has to do now (all services)")
+class MergedTask(BaseModel):
+    """A to-do of one service; the fields besides these are the service's own (see its task list)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    source: Literal["dropout", "subsidy"] = Field(description="The service the task comes from")
+    kind: str
+    title: str
+    due_on: date
+
+
+class MergedTasks(BaseModel):
+    items: list[MergedTask]
+    next_cursor: None = Field(default=None, description="Always null: the merged list is not paged")
+    unavailable: list[str] = Field(description="Services that could not be asked; their tasks are missing")
+
+
+@router.get(
+    "/tasks",
+    response_model=MergedTasks,
+    summary="What the caller has to do now (all services)",
+    responses=problems(403),
+)
 async def tasks(
     request: Request,
     limit: Annotated[int, Query(ge=1, le=500, description="At most this many, soonest first")] = 100,

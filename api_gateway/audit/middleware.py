@@ -87,7 +87,7 @@ class AuditMiddleware:
         recorded = await self._record(scope, action, response)
         if not recorded and action == "reveal":
             await problem(503, "The audit log is unavailable; nothing is revealed without it",
-                          code="audit_unavailable")(scope, receive, send)
+                          code="audit_unavailable", headers={"Retry-After": "1"})(scope, receive, send)
             return
         await response.send_to(send)
 

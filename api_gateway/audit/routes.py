@@ -12,6 +12,7 @@ from services.kit.auth import Principal, Role, require
 from services.kit.db import SessionDep
 from services.kit.errors import Invalid
 from services.kit.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from services.kit.responses import problems
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 Auditor = Annotated[Principal, Depends(require(Role.admin, Role.county))]
@@ -35,7 +36,8 @@ class AuditPublic(BaseModel):
     request_id: str | None = Field(examples=["4bf92f3577b34da6a3ce929d0e0e4736"])
 
 
-@router.get("", response_model=Page[AuditPublic], summary="Read the audit log")
+@router.get("", response_model=Page[AuditPublic], summary="Read the audit log",
+            responses=problems(403))
 async def list_audit(
     session: SessionDep, principal: Auditor, limit: Limit = 50, cursor: Cursor = None,
     target_id: Annotated[str | None, Query(max_length=128)] = None,

@@ -87,6 +87,10 @@ class RateLimited(AppError):
 class Unavailable(AppError):
     status, code = 503, "unavailable"
 
+    def __init__(self, detail: str | None = None, **kw: Any):
+        kw.setdefault("headers", {"Retry-After": "1"})
+        super().__init__(detail, **kw)
+
 
 def problem(
     status: int,
@@ -150,28 +154,47 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # The framework's only 400: a body it cannot parse (bytes that are not UTF-8, a broken
+            # multipart form). Invalid input like any other, so 422 naming the body.
+            error = {"loc": ["body"], "msg": str(exc.detail), "code": "body_unreadable"}
+            return problem(422, f"body: {exc.detail}", code="invalid", errors=[error])
         return problem(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
 
     @app.exception_handler(DataError)
     async def _database_value(request: Request, exc: DataError) -> JSONResponse:
-        # A value the database cannot hold (an integer beyond 32 bits, a date out of range) that
-        # slipped past validation is the client's input, not our failure: 422, and logged to be
-        # tightened where it came in.
-        log.warning("database refused a value", path=request.url.path, error=str(exc.orig)[:200])
-        return problem(
-            422,
-            "A value is out of range",
-            code="invalid",
-            errors=[{"loc": ["request"], "msg": "value out of range", "code": "out_of_range"}],
-        )
+        return _out_of_range(request, exc)
 
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        if _driver_refused_value(exc):
+            return _out_of_range(request, exc)
         return _unexpected_error(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         return _unexpected_error(request, exc)
+
+
+def _out_of_range(request: Request, exc: DBAPIError) -> JSONResponse:
+    # A value the database cannot hold (an integer beyond 32 or 64 bits, a date out of range) that
+    # slipped past validation is the client's input, not our failure: 422, and logged to be
+    # tightened where it came in.
+    log.warning("database refused a value", path=request.url.path, error=str(exc.orig)[:200])
+    return problem(
+        422,
+        "A value is out of range",
+        code="invalid",
+        errors=[{"loc": ["request"], "msg": "value out of range", "code": "out_of_range"}],
+    )
+
+
+def _driver_refused_value(exc: DBAPIError) -> bool:
+    """Whether the driver refused to send a query argument (asyncpg's own check, e.g. beyond int64)."""
+    import asyncpg
+
+    refused = asyncpg.exceptions.DataError
+    return isinstance(exc.orig, refused) or isinstance(getattr(exc.orig, "__cause__", None), refused)
 
 
 def database_unavailable(exc: BaseException) -> bool:

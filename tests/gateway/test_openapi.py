@@ -3,6 +3,7 @@
 import pytest
 
 from api_gateway import openapi_merge
+from api_gateway.routing import service_for
 
 
 async def test_served_document(client):
@@ -72,3 +73,40 @@ def test_same_operation_twice_refused():
     merged = _doc({"/a": {"get": {}}}, {})
     with pytest.raises(ValueError, match="GET /a"):
         openapi_merge._merge_service(merged, "registry", _doc({"/a": {"get": {}}}, {}))
+
+
+async def test_errors_documented_as_problems(client):
+    """Every error an operation documents is problem+json; every operation documents the ones any
+    request can meet (401 behind a token, 422 for its input, 429 and 503), and proxied ones the
+    gateway's own (502, 504)."""
+    doc = (await client.get("/openapi.json")).json()
+    assert {"HTTPValidationError", "ValidationError"}.isdisjoint(doc["components"]["schemas"])
+    problem = doc["components"]["schemas"]["Problem"]
+    assert {"type", "title", "status", "detail"} <= set(problem["required"])
+    errors = 0
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            responses = operation["responses"]
+            for status, response in responses.items():
+                if int(status) >= 400:
+                    errors += 1
+                    if "$ref" in response:
+                        response = doc["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+                    assert response["content"] == {
+                        "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+                    }, f"{method} {path} {status}"
+            if not path.startswith("/api/"):
+                continue
+            expected = {"429", "503"} | ({"401"} if operation.get("security") != [] else set())
+            if operation.get("parameters") or operation.get("requestBody"):
+                expected.add("422")
+            if service_for(path) and path != "/api/v1/tasks":
+                expected |= {"502", "504"}
+            assert expected <= set(responses), f"{method} {path}: {expected - set(responses)} missing"
+    assert errors > len(doc["paths"])
+    assert doc["paths"]["/api/v1/students/{student_id}"]["get"]["responses"]["404"]
+    assert doc["paths"]["/api/v1/students"]["get"]["responses"]["401"] == {
+        "$ref": "#/components/responses/Unauthorized"
+    }
+    unauthorized = doc["components"]["responses"]["Unauthorized"]
+    assert unauthorized["headers"]["WWW-Authenticate"]["required"] is True
