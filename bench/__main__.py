@@ -31,6 +31,7 @@ QUICK = {
     "absences": ["--students", "10000", "--runs", "1"],
     "stats": ["--students", "100000", "--runs", "3"],
     "verification": ["--rows", "20000", "--runs", "1"],
+    "rls": ["--students", "50000", "--rounds", "2", "--reps", "10"],
 }
 TAIL = 25
 

@@ -11,6 +11,7 @@ import jwt
 import structlog
 from fastapi import Depends, Request
 
+from services.kit import rls
 from services.kit.errors import Forbidden, Unauthorized
 from services.kit.revocation import RevocationList
 from services.kit.settings import Settings
@@ -168,6 +169,7 @@ async def current_principal(request: Request) -> Principal:
     if principal is None:
         principal = await authenticate(request)
         request.state.principal = principal
+        rls.enter(rls.scope_for(principal))  # a route outside /api/: the wall all the same
     return principal
 
 
@@ -181,7 +183,7 @@ class RequireTokenMiddleware:
         if scope["type"] == "http" and scope["path"].startswith(self.prefix):
             request = Request(scope)
             try:
-                scope.setdefault("state", {})["principal"] = await authenticate(request)
+                principal = await authenticate(request)
             except Unauthorized as exc:
                 from services.kit.errors import problem
 
@@ -189,6 +191,11 @@ class RequireTokenMiddleware:
                     scope, receive, send
                 )
                 return
+            scope.setdefault("state", {})["principal"] = principal
+            # The database walls this request's transactions to the caller's scope (kit.rls).
+            with rls.acting_as(rls.scope_for(principal)):
+                await self.app(scope, receive, send)
+            return
         await self.app(scope, receive, send)
 
 

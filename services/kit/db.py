@@ -9,6 +9,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.kit.rls import WalledSession
 from services.kit.settings import Settings
 
 NAMING_CONVENTION = {
@@ -58,8 +59,10 @@ def make_engine(url: URL, *, pool_size: int = 10, application_name: str = "noton
     )
 
 
-def sessionmaker_for(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+def sessionmaker_for(engine: AsyncEngine, *, walled: bool = True) -> async_sessionmaker[AsyncSession]:
+    """Return the session factory; a walled session sets its scope in each transaction (kit.rls)."""
+    extra = {"sync_session_class": WalledSession} if walled else {}
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False, **extra)
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

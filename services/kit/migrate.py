@@ -46,6 +46,9 @@ def run_env(context, metadata: MetaData, schema: str) -> None:
 
     def _do(connection: Connection) -> None:
         connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        # Data migrations see every row even where an owner that is no superuser meets FORCE ROW
+        # LEVEL SECURITY (kit.rls): the system scope, for this connection's life.
+        connection.execute(text("SELECT set_config('nol.scope', 'system', false)"))
         connection.commit()
         context.configure(
             connection=connection,

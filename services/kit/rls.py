@@ -1,0 +1,228 @@
+"""The second wall: PostgreSQL row-level security keyed on the caller's scope.
+
+Every scoped table has `ENABLE` + `FORCE ROW LEVEL SECURITY` and one policy, `wall` (see
+`wall_ddl`), that admits a row only inside the scope the current transaction carries in three
+settings, set with `set_config(..., true)` (transaction-local) at the start of every transaction:
+
+    nol.scope   system | area | school | village   (anything else, or unset: no row at all)
+    nol.area    the caller's area code (a prefix; a village user's is its village)
+    nol.school  the school user's school code
+
+So a query that forgets its `visible_to(principal)` filter still returns nothing outside the
+caller's area. The application's own filters stay the first wall (they also narrow further: roles,
+a school's households, ...); this one only has to contain mistakes.
+
+Where the scope comes from: `RequireTokenMiddleware` puts the caller's `Scope` in a context
+variable for the whole /api/ request; every session made by `sessionmaker_for` sets it when its
+transaction begins (`after_begin`). Outside a request (event consumers, the relay, lifespan jobs)
+the variable holds `SYSTEM`: every row. Tasks copy the context they are started from, so a
+background job started by a request would inherit the caller's scope: start such jobs with
+`system_task()` (imports, verification jobs and projection rebuilds run as the service, applying
+the caller's scope themselves where they must). A statement that must look across scopes on
+purpose (one ID number = one student deployment-wide; a transfer to a school in another county)
+runs inside `async with as_system(session):`, which is greppable and documented at each use.
+
+Walls (the DDL helpers below; one Alembic revision per service): `rows()` for records with their
+own area/school/village codes, `lineage()` for areas (the caller's subtree and its ancestors),
+`child_of()` for rows seen where their parent is. Cases, placements and home-teaching sessions
+carry their student's codes (kept by triggers) so their lists need no per-row look-up. Reference
+data (school names, calendars, published policies, year locks) is not walled.
+
+Cost: one `set_config` round trip per transaction and a cheap per-row check (each setting is read
+once per statement). Scope filters must use `within()` (`^@`), not LIKE: a LIKE filter is not
+leakproof, so under a policy PostgreSQL may no longer drive an index with it. `bench/rls.py`
+measures the wall on the list queries.
+
+The service roles (`nol_<service>`) own nothing, so FORCE is belt and braces: even the owner is
+walled unless it is a superuser (migrations run as one, and state the system scope anyway). The
+settings are not a secret: this wall contains forgotten filters, not SQL injection (which the
+parameterised queries prevent).
+"""
+
+import asyncio
+import contextlib
+import contextvars
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Boolean, event, text
+from sqlmodel import Session
+
+KINDS = ("area", "school", "village")
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What the database lets a transaction see: `system` (everything) or one caller's wall."""
+
+    kind: str
+    area: str = ""
+    school: str = ""
+
+
+SYSTEM = Scope("system")
+_current: contextvars.ContextVar[Scope] = contextvars.ContextVar("nol_db_scope", default=SYSTEM)
+
+
+def scope_for(principal: Any) -> Scope:
+    """Return the database scope of a caller (a `kit.auth.Principal`): its school, village or area."""
+    if principal.role == "school":
+        return Scope("school", principal.area_code, principal.school_code or "")
+    if principal.role == "village":
+        return Scope("village", principal.area_code)
+    return Scope("area", principal.area_code)
+
+
+def current_scope() -> Scope:
+    return _current.get()
+
+
+@contextlib.contextmanager
+def acting_as(scope: Scope) -> Iterator[None]:
+    """Run the enclosed code (and the sessions it opens) in a scope."""
+    token = _current.set(scope)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def enter(scope: Scope) -> None:
+    """Put the rest of the current task (a request) in a scope."""
+    _current.set(scope)
+
+
+def system_task(coro: Coroutine[Any, Any, Any], *, name: str | None = None) -> asyncio.Task:
+    """Start a background task in the system context, never in the scope of the request that started it."""
+    ctx = contextvars.copy_context()
+    ctx.run(_current.set, SYSTEM)
+    return asyncio.create_task(coro, name=name, context=ctx)
+
+
+# For a connection of its own (asyncpg.connect(..., server_settings=...)): the system scope for its life.
+SYSTEM_SETTINGS = {"nol.scope": "system"}
+
+_SET = text(
+    "SELECT set_config('nol.scope', :kind, true), set_config('nol.area', :area, true), "
+    "set_config('nol.school', :school, true)"
+)
+
+
+def _params(scope: Scope) -> dict[str, str]:
+    return {"kind": scope.kind, "area": scope.area, "school": scope.school}
+
+
+class WalledSession(Session):
+    """A session whose every transaction starts by setting the scope of the code that opened it."""
+
+
+@event.listens_for(WalledSession, "after_begin")
+def _set_scope(session: Session, transaction: Any, connection: Any) -> None:
+    connection.execute(_SET, _params(session.info.get("scope") or _current.get()))
+
+
+async def _switch(session: Any, scope: Scope) -> None:
+    await (await session.connection()).execute(_SET, _params(scope))
+
+
+@contextlib.asynccontextmanager
+async def as_system(session: Any) -> AsyncIterator[None]:
+    """Let the enclosed statements of this transaction see every row (a deliberate cross-scope read).
+
+    Changes pending on entry are flushed first, in the caller's scope; the caller's scope comes
+    back when the block ends.
+    """
+    await session.flush()
+    await _switch(session, SYSTEM)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):  # an aborted transaction is rolled back anyway
+            await _switch(session, session.info.get("scope") or _current.get())
+
+
+async def flush_as_system(session: Any) -> None:
+    """Flush the pending changes in the system scope (a deliberate cross-scope write), then come back."""
+    await _switch(session, SYSTEM)
+    try:
+        await session.flush()
+    finally:
+        with contextlib.suppress(Exception):
+            await _switch(session, session.info.get("scope") or _current.get())
+
+
+def within(column: Any, prefix: Any) -> Any:
+    """SQL: the code in `column` lies inside the area `prefix` (the prefix rule of scope checks).
+
+    Written `column ^@ prefix` (starts_with), not LIKE: starts_with is leakproof, so under the wall
+    PostgreSQL still drives the prefix index (`text_pattern_ops`) with it. A LIKE filter is not, and
+    must wait until each row has passed the policy: no index, a scan of the table.
+    """
+    return column.op("^@", return_type=Boolean)(prefix)
+
+
+# --- DDL for the migrations -------------------------------------------------------------------
+
+SCOPE = "(SELECT current_setting('nol.scope', true))"
+AREA = "(SELECT current_setting('nol.area', true))"
+SCHOOL = "(SELECT current_setting('nol.school', true))"
+# Each setting is read once per statement (an InitPlan), not once per row.
+
+
+def rows(area: str = "area_code", school: str | None = "school_code", village: str | None = None) -> dict:
+    """The usual wall of a record: its area, its school (school users), its village (village users).
+
+    Without a school column a school user is walled to its area; without a village column a village
+    user to its village as an area prefix (rows located in the village).
+    """
+    return {
+        "area": f"starts_with({area}, {AREA})",
+        "school": f"{school} = {SCHOOL}" if school else f"starts_with({area}, {AREA})",
+        "village": f"starts_with({village or area}, {AREA})",
+    }
+
+
+def lineage(column: str = "area_code") -> dict:
+    """The wall of reference data: rows inside the caller's area, or whose area contains the caller's."""
+    expr = f"(starts_with({column}, {AREA}) OR starts_with({AREA}, {column}))"
+    return dict.fromkeys(KINDS, expr)
+
+
+def child_of(parent: str, column: str, key: str = "id") -> str:
+    """The wall of a child row: its parent row is visible (the parent's own wall applies).
+
+    One index probe of the parent per row read: for children read a page at a time (a batch's steps,
+    a case's actions). `OFFSET 0` keeps it a probe: without it the planner may hash every visible
+    parent row instead, a scan of the whole parent table on each query. The child's column is
+    qualified: unqualified, a name the parent also has would mean the parent's.
+    """
+    return f"EXISTS (SELECT 1 FROM {parent} p WHERE p.{key} = {{table}}.{column} OFFSET 0)"  # noqa: S608
+
+
+def wall_expression(wall: dict | str) -> str:
+    """The policy's expression: system sees all; each kind its own wall; anything else nothing."""
+    if isinstance(wall, str):
+        return f"CASE {SCOPE} WHEN 'system' THEN true ELSE {wall} END"
+    arms = " ".join(f"WHEN '{kind}' THEN {wall[kind]}" for kind in KINDS if kind in wall)
+    return f"CASE {SCOPE} WHEN 'system' THEN true {arms} ELSE false END"
+
+
+def wall_ddl(schema: str, table: str, wall: dict | str) -> list[str]:
+    """Statements that put the wall on one table (the policy checks writes with the same rule)."""
+    name = f'"{schema}"."{table}"'
+    return [
+        f"ALTER TABLE {name} ENABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {name} FORCE ROW LEVEL SECURITY",
+        f"DROP POLICY IF EXISTS wall ON {name}",
+        f"CREATE POLICY wall ON {name} USING ({wall_expression(wall).replace('{table}', table)})",
+    ]
+
+
+def unwall_ddl(schema: str, table: str) -> list[str]:
+    name = f'"{schema}"."{table}"'
+    return [
+        f"DROP POLICY IF EXISTS wall ON {name}",
+        f"ALTER TABLE {name} NO FORCE ROW LEVEL SECURITY",
+        f"ALTER TABLE {name} DISABLE ROW LEVEL SECURITY",
+    ]
