@@ -16,6 +16,7 @@ from api_gateway.passwords import hash_password, password_problem
 from api_gateway.users.models import UserAccount
 from api_gateway.users.policy import area_problem, managed_roles, may_manage, school_problem
 from api_gateway.users.schemas import UserCreate, UserUpdate
+from api_gateway.users.schools import SchoolCheck
 from services.kit.auth import Principal, Role
 from services.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from services.kit.settings import Settings
@@ -49,10 +50,12 @@ async def _flush_unique(session: AsyncSession, username: str) -> None:
 
 
 async def create_user(session: AsyncSession, principal: Principal, *, data: UserCreate,
-                      ) -> UserAccount:
-    """Create a user of a role and area the caller manages."""
+                      check_school: SchoolCheck) -> UserAccount:
+    """Create a user of a role and area the caller manages (a school user: of a school inside both)."""
     if not may_manage(principal, role=data.role, area_code=data.area_code):
         raise Forbidden(f"A {principal.role} user may not create a {data.role} user there")
+    if data.school_code:
+        await check_school(data.school_code, data.area_code)
     if await session.scalar(select(exists().where(UserAccount.username == data.username))):
         raise Conflict(f"Username '{data.username}' is taken")
     user = UserAccount(
@@ -76,7 +79,7 @@ async def revoke_refresh_tokens(session: AsyncSession, *, user_id: uuid.UUID, re
 
 
 async def update_user(session: AsyncSession, principal: Principal, *, user: UserAccount,
-                      data: UserUpdate, if_match: str | None) -> UserAccount:
+                      data: UserUpdate, if_match: str | None, check_school: SchoolCheck) -> UserAccount:
     """Change a user's password, area, school or disabled flag (optimistic version check)."""
     check_version(user.version, data.version, if_match)
     changes = data.model_dump(exclude_unset=True, exclude={"version"})
@@ -90,6 +93,8 @@ async def update_user(session: AsyncSession, principal: Principal, *, user: User
         raise Invalid(["school_code"], problem)
     if not may_manage(principal, role=role, area_code=area_code):
         raise Forbidden("The new area is outside what you manage")
+    if school_code and ("school_code" in changes or "area_code" in changes):
+        await check_school(school_code, area_code)
     if changes.get("disabled") and str(user.id) == principal.sub:
         raise Invalid(["disabled"], "You cannot disable your own account")
     if changes.get("password") is not None:

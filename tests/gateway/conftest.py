@@ -144,8 +144,25 @@ def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:8]}"
 
 
+# The schools these tests give school users: a school user's school must exist inside its area.
+SCHOOLS = ("2161000001", "2161000002", "2161000003", "2161000123", "2161000999")
+
+
+@pytest.fixture(scope="module")
+async def known_schools(client, admin) -> tuple[str, ...]:
+    """The county 610928, its township 100 and the schools of SCHOOLS there (made once a session)."""
+    areas = [{"code": "610928", "name": "旬阳市"}, {"code": "610928100", "name": "城关镇"}]
+    resp = await client.post("/api/v1/areas", json=areas, headers=admin)
+    assert resp.status_code in (201, 409), resp.text
+    for code in SCHOOLS:
+        school = {"code": code, "name": f"测试小学{code[-4:]}", "area_code": "610928100", "stages": ["primary"]}
+        resp = await client.post("/api/v1/schools", json=school, headers=admin)
+        assert resp.status_code in (201, 409), resp.text
+    return SCHOOLS
+
+
 @pytest.fixture
-def make_user(client, admin) -> Callable:
+def make_user(client, admin, known_schools) -> Callable:
     """Create a user (by the admin unless `by` is given); return (user, its headers)."""
 
     async def _make(

@@ -2,7 +2,7 @@
 
 import pytest
 
-from .conftest import PASSWORD, fresh_county, login, unique
+from .conftest import PASSWORD, fresh_county, login, make_areas, unique
 
 PROBLEM = "application/problem+json"
 
@@ -67,6 +67,27 @@ class TestCreate:
         assert ok.status_code == 201
         other = await client.post("/api/v1/users", json=body("village", "610928101201"), headers=township)
         assert other.status_code == 403
+
+    async def test_school_outside_the_area_422(self, client, admin, make_user):
+        """A school user sees its school wherever it is: only a school inside the area may be given."""
+        county = fresh_county()
+        await make_areas(client, admin, county)
+        elsewhere = {"code": f"2161{county}", "name": "外县小学", "area_code": f"{county}100", "stages": ["primary"]}
+        assert (await client.post("/api/v1/schools", json=elsewhere, headers=admin)).status_code == 201
+        _, township = await make_user("township", "610928100")
+        for school in (elsewhere["code"], "2161999999"):  # another county's school; no such school
+            resp = await client.post(
+                "/api/v1/users", json=body("school", "610928100", school), headers=township
+            )
+            assert resp.status_code == 422, resp.text
+            assert resp.json()["errors"][0]["code"] == "unknown_school" and ["school_code"] in field_of(resp)
+        made = await client.post("/api/v1/users", json=body("school", "610928100", "2161000001"), headers=township)
+        assert made.status_code == 201, made.text
+        moved = await client.patch(
+            f"/api/v1/users/{made.json()['id']}", headers=township,
+            json={"school_code": elsewhere["code"], "version": 1},
+        )
+        assert moved.status_code == 422 and ["school_code"] in field_of(moved)
 
     @pytest.mark.parametrize("role", ["school", "village"])
     async def test_others_manage_nobody_403(self, client, make_user, role):

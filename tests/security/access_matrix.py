@@ -1,0 +1,278 @@
+"""Who may call each operation of the API, and how the caller's scope applies — as plain data.
+
+Derived from ../shared/DESIGN.md ("Access"), ../shared/API.md and the code (each route's
+`require(...)`, the role checks in the services, `visible_to(...)` of every repository and the
+gateway's `PLATFORM_ALLOWED`), not from what the running system answers.
+`tests/security/test_access_matrix.py` calls every operation as every role, in scope and out of
+scope, against this table.
+
+An entry says:
+- `roles`: the roles that may call the operation; every other role is refused with 403, unless
+  `refused` names another answer for it (404: the role has no records of that kind, so nothing
+  is ever in its scope; EMPTY: a list that answers 200 with no rows).
+- `scope`: the rule that decides which records are the caller's (see SCOPES).
+- `outside`: what an allowed role gets for a record (or a reference in the body) outside its
+  scope: 404 for a record named in the path; for a reference in the body, the answer the
+  service gives an unknown one (422 naming the field, with `code`), or 403 when the caller
+  may not write there; EMPTY for a list asked about another area (200 without its rows; rows
+  the caller sees anyway, such as a province's policies, may remain); ROWS for an import whose
+  out-of-scope rows are refused one by one; None when the operation has nothing out of scope.
+- `echo`: fields that repeat what callers of the area sent earlier (audited paths, import row
+  errors); they may name another area's codes because a caller typed them.
+- `sibling`: whether township, school and village users are also out of scope in the county's
+  other township (True but for a school user's households, written county-wide).
+- `never_shows`: what no answer may contain (FULL_ID: a full ID number, except when a role of
+  `reveal` asks `?reveal=id_number`; FULL_NAME: a student's unmasked name).
+"""
+
+from dataclasses import dataclass, field
+
+ROLES = ("admin", "county", "township", "school", "village", "platform")  # services.kit.auth.Role
+ADMIN, COUNTY, TOWNSHIP, SCHOOL, VILLAGE, PLATFORM = ROLES
+STAFF = frozenset({ADMIN, COUNTY, TOWNSHIP, SCHOOL, VILLAGE})
+EVERYONE = frozenset(ROLES)
+WRITERS = frozenset({ADMIN, COUNTY, SCHOOL})  # registry and dropout records (kit.auth.WRITERS)
+CHIEFS = frozenset({ADMIN, COUNTY})
+MANAGERS = frozenset({ADMIN, COUNTY, TOWNSHIP})  # users (api_gateway.users.policy.MANAGES)
+BATCH_MAKERS = frozenset({ADMIN, COUNTY, TOWNSHIP, SCHOOL})
+APPROVERS = frozenset({ADMIN, COUNTY, TOWNSHIP})
+ROSTER_READERS = frozenset({ADMIN, COUNTY, TOWNSHIP, PLATFORM})
+ROSTER_SUBMITTERS = frozenset({ADMIN, COUNTY, PLATFORM})
+
+EMPTY = "empty"  # 200 with no rows of the other area (refused roles: no rows at all)
+ROWS = "rows"  # accepted; every out-of-scope row refused as a row error
+FULL_ID = "full_id_number"
+FULL_NAME = "full_name"
+
+SCOPES = {
+    "public": "No token needed; the caller's own credentials, nothing of an area.",
+    "self": "The caller itself (its token).",
+    "global": "The same for every allowed caller: nothing of an area.",
+    "own_area": "Works on the caller's own area; there is no parameter to name another.",
+    "area": "Areas: the caller's subtree and its ancestors; writes inside the subtree.",
+    "school": "Schools by area; a school user its own school; a village user its township's.",
+    "household": "Households by village inside the area; a school user those of its students.",
+    "student": "By the student's school area; a school user its own school; a village user the "
+    "students of households in its village. Records of a student (absences, cases, placements, "
+    "sessions, notices, disbursements, risk) follow their student.",
+    "import": "Import jobs of the caller, or of users inside its area (a school: its school's).",
+    "policy": "Policies of the caller's area or of an area containing it; written inside it.",
+    "batch": "Batches by the school's area; a school user its own school's.",
+    "publicity": "Published batches by the school's area; a school its own; a village user those "
+    "listing a child of its village, showing only those children.",
+    "check": "Start-of-semester checks by the school's area; a school user its own school's.",
+    "calendar": "The caller's area, an area inside it, or (reading) one containing it.",
+    "task": "The caller's own to-dos: its role, inside its school, village or area (admin: all).",
+    "figures": "Figures for an `area_code` inside the caller's area (default its own); a school "
+    "user its own school, a village user its village.",
+    "lock": "Year locks of the caller's area, of areas inside it or containing it.",
+    "roster": "Platform rosters of the caller's area or containing it; findings inside its area.",
+    "user": "Users inside the caller's area, at or below its level.",
+    "client": "Platform clients inside the admin's area.",
+    "audit": "Entries of actors inside the caller's area.",
+}
+
+
+@dataclass(frozen=True)
+class Access:
+    roles: frozenset[str]
+    scope: str
+    outside: int | str | None = 404
+    code: str | None = None  # the problem's error code when `outside` is 422
+    refused: dict[str, int | str] = field(default_factory=dict)
+    never_shows: tuple[str, ...] = (FULL_ID,)
+    reveal: frozenset[str] = frozenset()
+    echo: tuple[str, ...] = ()  # fields repeating what callers of the area sent earlier
+    sibling: bool = True  # a township, school or village user is out of scope in A's other township too
+    note: str = ""
+
+
+def _a(roles, scope, outside=404, **kw) -> Access:
+    return Access(frozenset(roles), scope, outside, **kw)
+
+
+NOT_LISTED_422 = "a reference in the body outside the scope is answered as an unknown one"
+
+MATRIX: dict[tuple[str, str], Access] = {
+    # Gateway: tokens, users, clients, audit, merged tasks.
+    ("GET", "/.well-known/jwks.json"): _a(EVERYONE, "public", None),
+    ("GET", "/.well-known/revocations.json"): _a(
+        EVERYONE, "public", None, note="revoked sessions, for services"
+    ),
+    ("POST", "/api/v1/auth/token"): _a(EVERYONE, "public", None),
+    ("POST", "/api/v1/auth/refresh"): _a(
+        STAFF, "public", None, refused={PLATFORM: 401}, note="platform clients get no refresh token"
+    ),
+    ("POST", "/api/v1/auth/logout"): _a(EVERYONE, "public", None),
+    ("GET", "/api/v1/auth/me"): _a(EVERYONE, "self", None),
+    ("GET", "/api/v1/users"): _a(MANAGERS, "user", EMPTY),
+    ("POST", "/api/v1/users"): _a(
+        MANAGERS,
+        "user",
+        403,
+        note="may_manage: an area outside the caller's is 403; a school user of a school outside it "
+        "(in the caller's own area code) is 422 unknown_school, as for an unknown school",
+    ),
+    ("GET", "/api/v1/users/{user_id}"): _a(MANAGERS, "user"),
+    ("PATCH", "/api/v1/users/{user_id}"): _a(
+        MANAGERS, "user", note="a school outside the caller's area given to a school user: 422 unknown_school"
+    ),
+    ("POST", "/api/v1/users/{user_id}/disable"): _a(MANAGERS, "user"),
+    ("POST", "/api/v1/users/{user_id}/enable"): _a(MANAGERS, "user"),
+    ("GET", "/api/v1/clients"): _a({ADMIN}, "client", None),
+    ("POST", "/api/v1/clients"): _a({ADMIN}, "client", 403),
+    ("POST", "/api/v1/clients/{client_id}/disable"): _a({ADMIN}, "client"),
+    ("POST", "/api/v1/clients/{client_id}/enable"): _a({ADMIN}, "client"),
+    ("GET", "/api/v1/audit"): _a(CHIEFS, "audit", EMPTY, echo=("path", "target_id")),
+    ("GET", "/api/v1/tasks"): _a(STAFF, "task", EMPTY),
+    # Registry.
+    ("GET", "/api/v1/areas"): _a(STAFF, "area", EMPTY),
+    ("POST", "/api/v1/areas"): _a(CHIEFS, "area", 403),
+    ("GET", "/api/v1/areas/{code}"): _a(STAFF, "area"),
+    ("PATCH", "/api/v1/areas/{code}"): _a(CHIEFS, "area"),
+    ("GET", "/api/v1/schools"): _a(STAFF, "school", EMPTY),
+    ("POST", "/api/v1/schools"): _a(CHIEFS, "school", 403),
+    ("GET", "/api/v1/schools/{code}"): _a(STAFF, "school"),
+    ("PATCH", "/api/v1/schools/{code}"): _a(CHIEFS, "school"),
+    ("GET", "/api/v1/households"): _a(STAFF | {PLATFORM}, "household", EMPTY),
+    ("POST", "/api/v1/households"): _a(
+        WRITERS,
+        "household",
+        422,
+        code="out_of_scope",
+        sibling=False,
+        note=f"{NOT_LISTED_422}; a school user writes households anywhere in its county",
+    ),
+    ("GET", "/api/v1/households/{household_id}"): _a(STAFF | {PLATFORM}, "household"),
+    ("PATCH", "/api/v1/households/{household_id}"): _a(WRITERS, "household"),
+    ("GET", "/api/v1/students"): _a(STAFF, "student", EMPTY),
+    ("POST", "/api/v1/students"): _a(WRITERS, "student", 422, code="unknown_school", note=NOT_LISTED_422),
+    ("GET", "/api/v1/students/{student_id}"): _a(
+        STAFF,
+        "student",
+        reveal=frozenset({COUNTY, SCHOOL}),
+        note="?reveal=id_number: county and school users only (403 for the others), audited",
+    ),
+    ("PATCH", "/api/v1/students/{student_id}"): _a(WRITERS, "student"),
+    ("POST", "/api/v1/students/{student_id}/enrollment-changes"): _a(WRITERS, "student"),
+    ("GET", "/api/v1/students/{student_id}/history"): _a(STAFF, "student"),
+    ("GET", "/api/v1/imports"): _a(STAFF, "import", EMPTY, echo=("errors",)),
+    ("POST", "/api/v1/imports"): _a(
+        WRITERS, "student", ROWS, note="kind=students; rows follow POST /students"
+    ),
+    ("GET", "/api/v1/imports/templates/{kind}"): _a(STAFF, "global", None),
+    ("GET", "/api/v1/imports/{job_id}"): _a(
+        BATCH_MAKERS,
+        "import",
+        refused={VILLAGE: 404, PLATFORM: 403},
+        note="village users may not import, so no job is ever theirs",
+    ),
+    # Subsidy.
+    ("GET", "/api/v1/subsidy/policies"): _a(STAFF, "policy", EMPTY),
+    ("POST", "/api/v1/subsidy/policies"): _a(CHIEFS, "policy", 422, code="out_of_scope", note=NOT_LISTED_422),
+    ("GET", "/api/v1/subsidy/policies/{code}"): _a(STAFF, "policy"),
+    ("PATCH", "/api/v1/subsidy/policies/{code}"): _a(CHIEFS, "policy"),
+    ("GET", "/api/v1/subsidy/batches"): _a(BATCH_MAKERS, "batch", EMPTY),
+    ("POST", "/api/v1/subsidy/batches"): _a(
+        BATCH_MAKERS, "batch", 422, code="unknown_school", note=NOT_LISTED_422
+    ),
+    ("GET", "/api/v1/subsidy/batches/{batch_id}"): _a(BATCH_MAKERS, "batch"),
+    ("POST", "/api/v1/subsidy/batches/{batch_id}/regenerate"): _a(BATCH_MAKERS, "batch"),
+    ("POST", "/api/v1/subsidy/batches/{batch_id}/submit"): _a({SCHOOL}, "batch"),
+    ("POST", "/api/v1/subsidy/batches/{batch_id}/approve"): _a(
+        APPROVERS, "batch", note="township first, then county"
+    ),
+    ("POST", "/api/v1/subsidy/batches/{batch_id}/reject"): _a(APPROVERS, "batch"),
+    ("POST", "/api/v1/subsidy/batches/{batch_id}/pay"): _a(CHIEFS, "batch"),
+    ("POST", "/api/v1/subsidy/batches/{batch_id}/cancel"): _a({ADMIN, COUNTY, SCHOOL}, "batch"),
+    ("GET", "/api/v1/subsidy/batches/{batch_id}/objections"): _a(STAFF, "publicity"),
+    ("POST", "/api/v1/subsidy/batches/{batch_id}/objections"): _a(STAFF, "publicity"),
+    ("POST", "/api/v1/subsidy/batches/{batch_id}/objections/{objection_id}/resolve"): _a(
+        APPROVERS, "publicity"
+    ),
+    ("GET", "/api/v1/subsidy/batches/{batch_id}/publicity"): _a(
+        STAFF, "publicity", never_shows=(FULL_ID, FULL_NAME)
+    ),
+    ("GET", "/api/v1/subsidy/publicity"): _a(STAFF, "publicity", None, never_shows=(FULL_ID, FULL_NAME)),
+    ("GET", "/api/v1/subsidy/disbursements"): _a(STAFF, "student", EMPTY),
+    ("GET", "/api/v1/subsidy/notices/{student_id}"): _a(STAFF, "student"),
+    ("POST", "/api/v1/subsidy/notices/{student_id}/acknowledge"): _a({SCHOOL, VILLAGE}, "student"),
+    ("GET", "/api/v1/subsidy/tasks"): _a(STAFF, "task", None),
+    # Dropout monitoring.
+    ("GET", "/api/v1/attendance/absences"): _a(STAFF, "student", EMPTY),
+    ("POST", "/api/v1/attendance/absences"): _a(
+        WRITERS, "student", note="a single absence: 404 out of scope"
+    ),
+    ("GET", "/api/v1/disability/home-teaching-sessions"): _a(STAFF, "student", EMPTY),
+    ("POST", "/api/v1/disability/home-teaching-sessions"): _a(
+        WRITERS, "student", 422, code="unknown_student", note=NOT_LISTED_422
+    ),
+    ("GET", "/api/v1/disability/placements"): _a(STAFF, "student", EMPTY),
+    ("POST", "/api/v1/disability/placements"): _a(
+        WRITERS, "student", 422, code="unknown_student", note=NOT_LISTED_422
+    ),
+    ("GET", "/api/v1/disability/placements/{placement_id}"): _a(STAFF, "student"),
+    ("PATCH", "/api/v1/disability/placements/{placement_id}"): _a(WRITERS, "student"),
+    ("GET", "/api/v1/dropout/calendar/{year}"): _a(STAFF, "calendar"),
+    ("PUT", "/api/v1/dropout/calendar/{year}"): _a(CHIEFS, "calendar"),
+    ("GET", "/api/v1/dropout/cases"): _a(STAFF, "student", EMPTY),
+    ("POST", "/api/v1/dropout/cases"): _a(
+        WRITERS, "student", 422, code="unknown_student", note=NOT_LISTED_422
+    ),
+    ("GET", "/api/v1/dropout/cases/{case_id}"): _a(STAFF, "student"),
+    ("PATCH", "/api/v1/dropout/cases/{case_id}"): _a(
+        BATCH_MAKERS, "student", note="village users record actions, not edits"
+    ),
+    ("POST", "/api/v1/dropout/cases/{case_id}/actions"): _a(
+        STAFF, "student", note="village: contact, home visit, persuasion"
+    ),
+    ("POST", "/api/v1/dropout/checks/run"): _a(CHIEFS, "own_area", None),
+    ("GET", "/api/v1/dropout/risk"): _a(STAFF, "student", EMPTY),
+    ("GET", "/api/v1/dropout/verifications"): _a(BATCH_MAKERS, "check", EMPTY, refused={VILLAGE: EMPTY}),
+    ("POST", "/api/v1/dropout/verifications"): _a(
+        WRITERS, "check", 422, code="unknown_school", note=NOT_LISTED_422
+    ),
+    ("GET", "/api/v1/dropout/verifications/{verification_id}"): _a(
+        BATCH_MAKERS, "check", refused={VILLAGE: 404, PLATFORM: 403}
+    ),
+    ("POST", "/api/v1/dropout/verifications/{verification_id}/results"): _a(
+        WRITERS, "check", refused={VILLAGE: 404, TOWNSHIP: 403, PLATFORM: 403}
+    ),
+    ("POST", "/api/v1/tasks/{task_id}/complete"): _a(STAFF, "task"),
+    # Statistics and verification.
+    ("GET", "/api/v1/stats/coverage"): _a(STAFF | {PLATFORM}, "figures"),
+    ("GET", "/api/v1/stats/disability"): _a(STAFF | {PLATFORM}, "figures"),
+    ("GET", "/api/v1/stats/dropout"): _a(STAFF | {PLATFORM}, "figures"),
+    ("GET", "/api/v1/stats/enrollment"): _a(STAFF | {PLATFORM}, "figures"),
+    ("GET", "/api/v1/stats/subsidy"): _a(STAFF | {PLATFORM}, "figures"),
+    ("GET", "/api/v1/stats/verification"): _a(STAFF | {PLATFORM}, "figures"),
+    ("GET", "/api/v1/stats/locks"): _a(STAFF | {PLATFORM}, "lock", None),
+    ("POST", "/api/v1/stats/locks"): _a(CHIEFS, "lock"),
+    ("GET", "/api/v1/stats/locks/{year}/held"): _a(CHIEFS, "lock", None),
+    ("GET", "/api/v1/stats/rebuild"): _a({ADMIN}, "global", None),
+    ("POST", "/api/v1/stats/rebuild"): _a(
+        {ADMIN}, "global", None, note="deployment-wide replay; the test calls it last"
+    ),
+    ("GET", "/api/v1/verifications"): _a(ROSTER_READERS, "roster", EMPTY),
+    ("POST", "/api/v1/verifications"): _a(
+        ROSTER_SUBMITTERS,
+        "roster",
+        422,
+        code="invalid",
+        note="requested_area: area_code outside the caller's area",
+    ),
+    ("GET", "/api/v1/verifications/households/{platform_id}"): _a(ROSTER_READERS, "household"),
+    ("GET", "/api/v1/verifications/{job_id}"): _a(ROSTER_READERS, "roster"),
+    ("GET", "/api/v1/verifications/{job_id}/findings"): _a(ROSTER_READERS, "roster"),
+    ("POST", "/api/v1/verifications/{job_id}/findings/{finding_id}/resolve"): _a(CHIEFS, "roster"),
+}
+
+
+def expected_refusal(access: Access, role: str) -> int | str:
+    """What a role not allowed gets: 403, or what `refused` says."""
+    return access.refused.get(role, 403)
+
+
+def size() -> tuple[int, int]:
+    """(operations, operations × roles × {in scope, out of scope})."""
+    return len(MATRIX), len(MATRIX) * len(ROLES) * 2
