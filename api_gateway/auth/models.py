@@ -24,16 +24,14 @@ class RefreshToken(GatewayModel, table=True):
 
 
 class Revocation(GatewayModel, table=True):
-    """Access tokens that must no longer pass: a login session (`sid`), or a subject's tokens
-    issued up to `issued_before`. Published while such a token could still be unexpired (an
-    access token lives at most a day), pruned after."""
+    """A session (`sid`: a user's login, or a platform client's tokens until it was disabled)
+    whose access tokens must no longer pass. Published while such a token could still be
+    unexpired (an access token lives at most a day), pruned after."""
 
     __tablename__ = "revocation"
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    sid: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid, unique=True))
-    sub: str | None = Field(default=None, max_length=64)
-    issued_before: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    sid: uuid.UUID = Field(sa_column=Column(Uuid, unique=True, nullable=False))
     reason: str = Field(max_length=40)
     created_at: datetime = Field(default_factory=now, sa_column=Column(
         DateTime(timezone=True), nullable=False, server_default=func.now(), index=True))

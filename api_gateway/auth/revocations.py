@@ -1,11 +1,12 @@
 """The revocation list: which access tokens must stop passing before they expire.
 
-A logout, a replayed refresh token or a disabled account ends a login session: its `sid`
-(the refresh-token family, carried by every access token of that login) is listed. A
-disabled platform client has no sessions; its subject is listed with the moment before
-which its tokens fail. Entries are published for as long as an access token could still
-be unexpired, then pruned. The gateway checks its own copy of the list and every service
-fetches it from `/.well-known/revocations.json` (services/kit/revocation.py).
+A logout, a replayed refresh token, a password change or a disabled account ends a login
+session: its `sid` (the refresh-token family, carried by every access token of that login)
+is listed. A platform client's tokens carry its current token session, which disabling it
+lists and replaces. Only these random ids are published (no user or client ids), for as
+long as an access token could still be unexpired, then pruned. The gateway checks its own
+copy of the list and every service fetches it from `/.well-known/revocations.json`
+(services/kit/revocation.py).
 """
 
 import uuid
@@ -36,13 +37,6 @@ async def revoke_sessions(session: AsyncSession, sids: Iterable[uuid.UUID], *, r
         await _prune(session)
 
 
-async def revoke_subject(session: AsyncSession, sub: str, *, reason: str) -> None:
-    """List every token issued to `sub` until now as revoked."""
-    session.add(Revocation(sub=sub, issued_before=now(), reason=reason))
-    await session.flush()
-    await _prune(session)
-
-
 async def _prune(session: AsyncSession) -> None:
     await session.exec(delete(Revocation).where(Revocation.created_at < now() - KEPT))
 
@@ -50,15 +44,8 @@ async def _prune(session: AsyncSession) -> None:
 async def document(session: AsyncSession, *, token_lifetime: timedelta) -> dict[str, Any]:
     """Return the list as published: entries young enough to matter to an unexpired token."""
     since = now() - token_lifetime - timedelta(minutes=1)
-    rows = (await session.exec(select(Revocation).where(Revocation.created_at >= since))).all()
-    return {
-        "sessions": sorted(str(r.sid) for r in rows if r.sid is not None),
-        "subjects": [
-            {"sub": r.sub, "issued_before": r.issued_before.timestamp()}
-            for r in rows
-            if r.sub is not None and r.issued_before is not None
-        ],
-    }
+    sids = (await session.exec(select(Revocation.sid).where(Revocation.created_at >= since))).all()
+    return {"sessions": sorted(str(sid) for sid in sids)}
 
 
 def database_source(sessionmaker: async_sessionmaker, *, token_lifetime: timedelta) -> Source:

@@ -16,6 +16,7 @@ from api_gateway.keys import KeyRing
 from services.kit.auth import CurrentPrincipal
 from services.kit.db import SessionDep
 from services.kit.errors import Invalid
+from services.kit.responses import problems
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 wellknown = APIRouter(tags=["auth"])
@@ -93,7 +94,8 @@ _REFRESH_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
 
 
 @router.post("/refresh", response_model=TokenResponse, summary="Rotate a refresh token",
-             openapi_extra=_REFRESH_BODY)
+             openapi_extra=_REFRESH_BODY,
+             responses=problems(422, _401="Unknown, expired or reused refresh token"))
 async def refresh(refresh_token: RefreshBody, session: SessionDep, issuer: IssuerDep,
                   ) -> TokenResponse:
     """Exchange a refresh token for new tokens; the old refresh token stops working.
@@ -103,7 +105,8 @@ async def refresh(refresh_token: RefreshBody, session: SessionDep, issuer: Issue
     return await service.refresh(session, issuer, refresh_token=refresh_token)
 
 
-@router.post("/logout", status_code=204, summary="Log out", openapi_extra=_REFRESH_BODY)
+@router.post("/logout", status_code=204, summary="Log out", openapi_extra=_REFRESH_BODY,
+             responses=problems(422))
 async def logout(refresh_token: RefreshBody, session: SessionDep, request: Request) -> Response:
     """End the login of a refresh token: it and every token rotated from it stop working.
 
@@ -125,16 +128,14 @@ async def me(principal: CurrentPrincipal) -> Me:
 
 @wellknown.get("/.well-known/revocations.json", summary="Revoked sessions (for services)",
                responses={200: {"content": {"application/json": {"example": {
-                   "sessions": ["0b6f7a52-5d0e-4a57-9c1e-2f1f5b1c9f3e"],
-                   "subjects": [{"sub": "provincial-platform", "issued_before": 1795660800.0}]}}}}})
+                   "sessions": ["0b6f7a52-5d0e-4a57-9c1e-2f1f5b1c9f3e"]}}}}})
 async def revocations(request: Request, session: SessionDep, response: Response) -> dict[str, Any]:
     """Return the access tokens that must no longer pass, like a certificate revocation list.
 
-    `sessions`: login sessions (the `sid` claim) ended by a logout, a replayed refresh token,
-    a password change or a disabled account. `subjects`: callers (the `sub` claim) whose
-    tokens issued up to `issued_before` (Unix seconds) are withdrawn, e.g. a disabled
-    platform client. Only entries an unexpired token could still match are listed. Every
-    service keeps a copy no older than a second or two and refuses such tokens with 401.
+    `sessions`: the `sid` claims of sessions ended by a logout, a replayed refresh token, a
+    password change, or a disabled user or platform client. They are random ids: the list
+    names no user or client. Only sessions an unexpired token could still carry are listed.
+    Every service keeps a copy no older than a second or two and refuses such tokens with 401.
     """
     response.headers["Cache-Control"] = "no-store"
     lifetime = timedelta(minutes=request.app.state.settings.access_token_minutes)

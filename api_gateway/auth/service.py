@@ -129,7 +129,8 @@ async def client_login(session: AsyncSession, issuer: Issuer, *, client_id: str,
                        area_code=client.area_code, ok=True, status=200)
     token, expires_in = issue_access_token(
         issuer.keyring, issuer.settings, sub=client.client_id, username=client.client_id,
-        role=Role.platform, area_code=client.area_code, school_code=None, sid=uuid.uuid4().hex)
+        role=Role.platform, area_code=client.area_code, school_code=None,
+        sid=str(client.token_session))
     return TokenResponse(access_token=token, expires_in=expires_in)
 
 

@@ -18,6 +18,8 @@ class ApiClient(GatewayModel, table=True):
     name: str = Field(max_length=200)
     area_code: str = Field(max_length=12, index=True)
     disabled: bool = Field(default=False)
+    # The `sid` of the client's access tokens; disabling revokes it and starts a new one.
+    token_session: uuid.UUID = Field(default_factory=uuid.uuid4)
     version: int = Field(default=1)
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()

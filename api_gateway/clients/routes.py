@@ -11,8 +11,9 @@ from api_gateway.clients.schemas import ClientCreate, ClientCreated, ClientPubli
 from services.kit.auth import Principal, Role, require
 from services.kit.db import SessionDep
 from services.kit.pagination import Cursor, Limit, Page, paginate
+from services.kit.responses import problems
 
-router = APIRouter(prefix="/api/v1/clients", tags=["clients"])
+router = APIRouter(prefix="/api/v1/clients", tags=["clients"], responses=problems(403))  # admins only
 Admin = Annotated[Principal, Depends(require(Role.admin))]
 ClientId = Annotated[str, Path(max_length=64, description="The client's `client_id`")]
 
@@ -36,14 +37,16 @@ async def list_clients(session: SessionDep, principal: Admin, limit: Limit = 50,
         key=lambda c: [c.created_at, c.id], to_item=ClientPublic.model_validate)
 
 
-@router.post("/{client_id}/disable", response_model=ClientPublic, summary="Disable a client")
+@router.post("/{client_id}/disable", response_model=ClientPublic, summary="Disable a client",
+             responses=problems(404))
 async def disable_client(client_id: ClientId, session: SessionDep, principal: Admin) -> ApiClient:
     """Disable a client: it can no longer get tokens."""
     client = await service.get_client_or_404(session, principal, client_id)
     return await service.set_disabled(session, client=client, disabled=True)
 
 
-@router.post("/{client_id}/enable", response_model=ClientPublic, summary="Enable a client")
+@router.post("/{client_id}/enable", response_model=ClientPublic, summary="Enable a client",
+             responses=problems(404))
 async def enable_client(client_id: ClientId, session: SessionDep, principal: Admin) -> ApiClient:
     """Enable a disabled client."""
     client = await service.get_client_or_404(session, principal, client_id)

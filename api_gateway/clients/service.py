@@ -1,12 +1,13 @@
 """Platform clients: created by admins, authenticated with client credentials."""
 
 import secrets
+import uuid
 
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api_gateway.auth.revocations import revoke_subject
+from api_gateway.auth.revocations import revoke_sessions
 from api_gateway.clients.models import ApiClient
 from api_gateway.clients.schemas import ClientCreate
 from api_gateway.db import now
@@ -48,7 +49,8 @@ async def set_disabled(session: AsyncSession, *, client: ApiClient, disabled: bo
     """Disable (its access tokens stop passing at once, through the revocation list) or enable a client."""
     if client.disabled != disabled:
         if disabled:
-            await revoke_subject(session, client.client_id, reason="client_disabled")
+            await revoke_sessions(session, [client.token_session], reason="client_disabled")
+            client.token_session = uuid.uuid4()
         client.disabled = disabled
         client.version += 1
         client.updated_at = now()

@@ -2,9 +2,9 @@
 
 Access tokens are short-lived JWTs checked without calling the gateway, so a logout
 would otherwise leave them valid until they expire. The gateway keeps a revocation
-list, like a certificate revocation list: the sessions (`sid`, one per login) and the
-subjects (a disabled platform client: every token it was issued before a moment) whose
-access tokens must no longer pass, for as long as such a token could still be unexpired.
+list, like a certificate revocation list: the sessions (`sid`: one per login, or a platform
+client's tokens until it is disabled) whose access tokens must no longer pass, for as long
+as such a token could still be unexpired.
 It publishes the list at `/.well-known/revocations.json`; each service keeps a copy,
 refetched when a token is checked and the copy is older than `NOL_REVOCATION_POLL_SECONDS`
 (in the background, so a request never waits for it, unless the copy is several times
@@ -19,7 +19,7 @@ an outage of the gateway must not lock every county out of the services.
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -36,25 +36,17 @@ Source = Callable[[], Awaitable[dict[str, Any]]]
 
 @dataclass(frozen=True, slots=True)
 class Revoked:
-    """One copy of the list: session ids, and subjects with the moment before which their tokens fail."""
+    """One copy of the list: the revoked session ids."""
 
     sessions: frozenset[str] = frozenset()
-    subjects: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_document(cls, doc: dict[str, Any]) -> "Revoked":
-        subjects: dict[str, float] = {}
-        for item in doc.get("subjects", []):
-            sub, before = str(item["sub"]), float(item["issued_before"])
-            subjects[sub] = max(before, subjects.get(sub, before))
-        return cls(frozenset(str(s) for s in doc.get("sessions", [])), subjects)
+        return cls(frozenset(str(s) for s in doc.get("sessions", [])))
 
     def covers(self, claims: dict[str, Any]) -> bool:
         """Return whether a token with these (verified) claims is revoked."""
-        if claims.get("sid") is not None and str(claims["sid"]) in self.sessions:
-            return True
-        before = self.subjects.get(str(claims.get("sub")))
-        return before is not None and float(claims.get("iat", 0)) <= before
+        return claims.get("sid") is not None and str(claims["sid"]) in self.sessions
 
 
 class RevocationList:

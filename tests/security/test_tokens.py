@@ -126,8 +126,14 @@ async def test_disabling_a_user_or_a_client_revokes_their_tokens(stack: Stack, a
     user = await Api.login(api.client, name, USER_PASSWORD)
     await api.ok("POST", f"/api/v1/users/{created['id']}/disable")
     await _revoked_everywhere(stack, user.token)
+    # The published list holds random session ids only: it names no user.
+    listed = (await api.client.get("/.well-known/revocations.json")).json()
+    assert set(listed) == {"sessions"} and listed["sessions"]
+    assert created["id"] not in str(listed) and name not in str(listed)
 
-    client = await api.ok("POST", "/api/v1/clients", 201, json={"name": "省平台(撤销测试)", "area_code": "61"})
+    client = await api.ok(
+        "POST", "/api/v1/clients", 201, json={"name": "省平台(撤销测试)", "area_code": "61"}
+    )
     resp = await api.client.post(
         "/api/v1/auth/token",
         data={
@@ -141,3 +147,14 @@ async def test_disabling_a_user_or_a_client_revokes_their_tokens(stack: Stack, a
     assert 401 not in (await _status_everywhere(stack, machine)).values()
     await api.ok("POST", f"/api/v1/clients/{client['client_id']}/disable")
     await _revoked_everywhere(stack, machine)
+    # Enabled again, the client logs in afresh and its new tokens pass.
+    await api.ok("POST", f"/api/v1/clients/{client['client_id']}/enable")
+    resp = await api.client.post(
+        "/api/v1/auth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": client["client_id"],
+            "client_secret": client["client_secret"],
+        },
+    )
+    assert 401 not in (await _status_everywhere(stack, resp.json()["access_token"])).values()
