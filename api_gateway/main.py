@@ -71,7 +71,7 @@ def _lifespan(settings: Settings):
         app.state.engine = make_engine(
             service_url(settings, "gateway"), pool_size=settings.db_pool_size, application_name="nol-gateway"
         )
-        app.state.sessionmaker = sessionmaker_for(app.state.engine)
+        app.state.sessionmaker = sessionmaker_for(app.state.engine, walled=False)  # no walled tables
         revoked = database_source(
             app.state.sessionmaker, token_lifetime=timedelta(minutes=settings.access_token_minutes)
         )

@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 import httpx
 import structlog
 from starlette.background import BackgroundTask
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
@@ -136,11 +137,27 @@ async def forward(request: Request) -> Response:
     return response
 
 
+class AnyPathConvertor(Convertor[str]):
+    """The rest of a path, newlines included (Starlette's `path` is `.*`, which stops at one, so a
+    path parameter holding a newline would be 404 here instead of the service's own answer)."""
+
+    regex = r"[\s\S]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("anypath", AnyPathConvertor())
+
+
 def proxy_routes() -> list[Route]:
     """Return one catch-all route per routed prefix (unknown paths stay 404)."""
     routes = []
     for prefix in ROUTES:
         routes.append(Route(API + prefix, forward, methods=METHODS, include_in_schema=False))
-        routes.append(Route(API + prefix + "/{rest:path}", forward, methods=METHODS,
+        routes.append(Route(API + prefix + "/{rest:anypath}", forward, methods=METHODS,
                             include_in_schema=False))
     return routes

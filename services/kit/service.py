@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Table, text
 
 from services.kit import nats as kit_nats
+from services.kit import rls
 from services.kit.auth import RequireTokenMiddleware, TokenVerifier
 from services.kit.consumer import Consumer, Handler
 from services.kit.db import make_engine, service_url, sessionmaker_for
@@ -22,6 +23,7 @@ from services.kit.middleware import (
     SecurityHeadersMiddleware,
 )
 from services.kit.relay import Relay
+from services.kit.responses import document_errors
 from services.kit.revocation import RevocationList, http_source
 from services.kit.settings import Settings, get_settings
 
@@ -109,7 +111,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
         )
         app.state.verifier = TokenVerifier(settings, revocations=revocations)
         app.state.nats = None
-        events = asyncio.create_task(_run_events(app, spec, settings))
+        events = rls.system_task(_run_events(app, spec, settings))  # consumers, relay: every row
         try:
             yield
         finally:
@@ -133,6 +135,13 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
     for router in spec.routers:
         app.include_router(router)
     app.include_router(health_router())
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_errors(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.add_middleware(RequireTokenMiddleware)
     app.add_middleware(RejectNulMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
@@ -180,8 +189,10 @@ async def replay(app: FastAPI, name: str, *, clear) -> None:
     await asyncio.gather(task, return_exceptions=True)
     with contextlib.suppress(NotFoundError):
         await app.state.js.delete_consumer(app.state.settings.stream, name)
-    async with app.state.sessionmaker() as session, session.begin():
-        await clear(session)
-        inbox = consumer.inbox
-        await session.execute(delete(inbox).where(inbox.c.consumer == name))
-    app.state.consumers[name] = (consumer, asyncio.create_task(consumer.run()))
+    # A rebuild is the service's own work on every row, whoever asked for it (kit.rls).
+    with rls.acting_as(rls.SYSTEM):
+        async with app.state.sessionmaker() as session, session.begin():
+            await clear(session)
+            inbox = consumer.inbox
+            await session.execute(delete(inbox).where(inbox.c.consumer == name))
+    app.state.consumers[name] = (consumer, rls.system_task(consumer.run()))

@@ -7,6 +7,8 @@ from sqlalchemy import select
 from services.kit.auth import CurrentPrincipal, Principal, Role, require
 from services.kit.db import SessionDep
 from services.kit.pagination import Cursor, Limit, paginate
+from services.kit.responses import problems
+from services.kit.rls import within
 from services.kit.schemas import InputModel
 from services.statistics.facts.models import HeldEvent, YearLock
 from services.statistics.locks import lock_year
@@ -19,7 +21,7 @@ CanLock = Annotated[Principal, Depends(require(Role.admin, Role.county))]
 class LockCreate(InputModel):
     year: int = Field(ge=2000, le=2100, examples=[2025])
     area_code: str | None = Field(
-        default=None, pattern=r"^\d{2,12}$", description="Default: the caller's area"
+        default=None, pattern=r"^[0-9]{2,12}$", description="Default: the caller's area"
     )
 
 
@@ -30,7 +32,7 @@ class LockPublic(BaseModel):
     actor: str
 
 
-@router.post("", status_code=201, summary="Lock a year's figures")
+@router.post("", status_code=201, summary="Lock a year's figures", responses=problems(403, 404, 409))
 async def create_lock(data: LockCreate, session: SessionDep, principal: CanLock) -> dict:
     """Freeze a year for an area: figures are served from a snapshot; later events are held, not applied."""
     return await lock_year(
@@ -43,7 +45,7 @@ async def list_locks(session: SessionDep, principal: CurrentPrincipal) -> dict:
     rows = (
         await session.execute(
             select(YearLock)
-            .where(YearLock.area_code.startswith(principal.area_code[:2], autoescape=True))
+            .where(within(YearLock.area_code, principal.area_code[:2]))
             .order_by(YearLock.year)
         )
     ).scalars()
@@ -57,7 +59,7 @@ async def list_locks(session: SessionDep, principal: CurrentPrincipal) -> dict:
     }
 
 
-@router.get("/{year}/held", summary="Events about a locked year, kept aside")
+@router.get("/{year}/held", summary="Events about a locked year, kept aside", responses=problems(403))
 async def held_events(
     session: SessionDep,
     principal: CanLock,
@@ -66,9 +68,7 @@ async def held_events(
     cursor: Cursor = None,
 ) -> dict:
     """Every event that arrived after the lock and was not applied, for review."""
-    stmt = select(HeldEvent).where(
-        HeldEvent.year == year, HeldEvent.area_code.startswith(principal.area_code, autoescape=True)
-    )
+    stmt = select(HeldEvent).where(HeldEvent.year == year, within(HeldEvent.area_code, principal.area_code))
     return await paginate(
         session,
         stmt,

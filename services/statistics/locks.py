@@ -9,6 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.kit.auth import Principal, Role
 from services.kit.errors import Conflict, Forbidden
+from services.kit.rls import as_system, within
 from services.statistics.facts.models import (
     ArrivalFact,
     CaseFact,
@@ -77,22 +78,11 @@ async def _scopes(session: AsyncSession, area: str) -> list[FigureScope]:
     """Every area (each level), village and school with data inside `area`."""
     tables = [StudentFact, PaymentFact, CaseFact, PlacementFact, ArrivalFact]
     areas = union(
-        *[
-            select(t.area_code.label("a")).where(t.area_code.startswith(area, autoescape=True))
-            for t in [*tables, CheckFact]
-        ]
+        *[select(t.area_code.label("a")).where(within(t.area_code, area)) for t in [*tables, CheckFact]]
     )
-    villages = union(
-        *[
-            select(t.village_code.label("v")).where(t.village_code.startswith(area, autoescape=True))
-            for t in tables
-        ]
-    )
+    villages = union(*[select(t.village_code.label("v")).where(within(t.village_code, area)) for t in tables])
     schools = union(
-        *[
-            select(t.school_code.label("s")).where(t.area_code.startswith(area, autoescape=True))
-            for t in [*tables, CheckFact]
-        ]
+        *[select(t.school_code.label("s")).where(within(t.area_code, area)) for t in [*tables, CheckFact]]
     )
     codes = {
         c[:n]
@@ -125,22 +115,24 @@ async def lock_year(session: AsyncSession, principal: Principal, *, year: int, a
         YearLock(year=year, area_code=area_code, locked_at=datetime.now(UTC), actor=principal.username)
     )
     await session.flush()
-    scopes = await _scopes(session, area_code)
-    await session.execute(
-        delete(LockedFigure).where(
-            LockedFigure.year == year, LockedFigure.scope.startswith(area_code, autoescape=True)
+    # Every scope inside the area is frozen as its own users see it: a village's children at schools
+    # beyond the area count for the village. The snapshots are computed across scopes on purpose
+    # (kit.rls); each one's own filter (FigureScope.where) keeps it to its scope.
+    async with as_system(session):
+        scopes = await _scopes(session, area_code)
+        await session.execute(
+            delete(LockedFigure).where(LockedFigure.year == year, within(LockedFigure.scope, area_code))
         )
-    )
-    count = 0
-    for scope in scopes:
-        for figure, period, compute in year_figures(year):
-            payload = await compute(session, scope)
-            await session.execute(
-                insert(LockedFigure.__table__)
-                .values(year=year, figure=figure, scope=scope.key, period=period, payload=payload)
-                .on_conflict_do_update(
-                    index_elements=["year", "figure", "scope", "period"], set_={"payload": payload}
+        count = 0
+        for scope in scopes:
+            for figure, period, compute in year_figures(year):
+                payload = await compute(session, scope)
+                await session.execute(
+                    insert(LockedFigure.__table__)
+                    .values(year=year, figure=figure, scope=scope.key, period=period, payload=payload)
+                    .on_conflict_do_update(
+                        index_elements=["year", "figure", "scope", "period"], set_={"payload": payload}
+                    )
                 )
-            )
-            count += 1
+                count += 1
     return {"year": year, "area_code": area_code, "locked_by": principal.username, "snapshots": count}

@@ -5,6 +5,7 @@ from fastapi import APIRouter, Depends, Request
 from services.kit.auth import Principal, Role, require
 from services.kit.consumer import pending
 from services.kit.errors import Unavailable
+from services.kit.responses import problems
 from services.kit.service import replay
 from services.statistics.facts.consumers import clear_projections
 
@@ -13,14 +14,16 @@ Admin = Annotated[Principal, Depends(require(Role.admin))]
 CONSUMER = "statistics"
 
 
-@router.post("", status_code=202, summary="Rebuild the projections from the event stream")
+@router.post(
+    "", status_code=202, summary="Rebuild the projections from the event stream", responses=problems(403)
+)
 async def rebuild(request: Request, principal: Admin) -> dict:
     """Empty the projections and replay every event from the start of the stream (admin)."""
     await replay(request.app, CONSUMER, clear=clear_projections)
     return {"status": "replaying", "requested_by": principal.username}
 
 
-@router.get("", summary="Progress of a rebuild")
+@router.get("", summary="Progress of a rebuild", responses=problems(403))
 async def rebuild_progress(request: Request, _: Admin) -> dict:
     """How many events the projections are behind the stream (0 pending = caught up)."""
     return await _progress(request)

@@ -9,6 +9,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from services.kit.auth import CurrentPrincipal, Principal, Role
 from services.kit.errors import NotFound
+from services.kit.rls import within
 
 
 @dataclass(frozen=True)
@@ -35,9 +36,9 @@ class FigureScope:
         if p.role is Role.school:
             parts.append(model.school_code == p.school_code)
         elif p.role is Role.village:
-            parts.append(model.village_code.startswith(self.area_code, autoescape=True))
+            parts.append(within(model.village_code, self.area_code))
         else:
-            parts.append(model.area_code.startswith(self.area_code, autoescape=True))
+            parts.append(within(model.area_code, self.area_code))
         if self.school_code:
             parts.append(model.school_code == self.school_code)
         return and_(true(), *parts)
@@ -54,9 +55,9 @@ def requested_area(principal: Principal, area_code: str | None) -> str:
 async def figure_scope(
     principal: CurrentPrincipal,
     area_code: Annotated[
-        str | None, Query(pattern=r"^\d{2,12}$", description="Default: the caller's area")
+        str | None, Query(pattern=r"^[0-9]{2,12}$", description="Default: the caller's area")
     ] = None,
-    school_code: Annotated[str | None, Query(pattern=r"^\d{10}$", description="Only this school")] = None,
+    school_code: Annotated[str | None, Query(pattern=r"^[0-9]{10}$", description="Only this school")] = None,
 ) -> FigureScope:
     if principal.role is Role.school and school_code and school_code != principal.school_code:
         raise NotFound(f"No school {school_code} in your scope")

@@ -128,6 +128,13 @@ class TestValidation:
         assert resp.status_code == 422
         assert resp.json()["errors"][0]["loc"] == ["limit"]
 
+    async def test_non_ascii_digits_in_codes_422(self, world: World):
+        # Codes are ASCII digits: fullwidth or Arabic-Indic digits are refused, not stored.
+        for field, value in (("school_code", "６１０９２８０００１"), ("area_code", "٦١٠٩")):
+            resp = await world.admin.get("/api/v1/students", params={field: value})
+            assert resp.status_code == 422, (field, resp.text)
+            assert resp.json()["errors"][0]["loc"] == [field]
+
     async def test_bad_uuid_in_path_422(self, world: World):
         resp = await world.admin.get(f"/api/v1/students/{2**40}")
         assert resp.status_code == 422

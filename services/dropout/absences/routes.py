@@ -14,6 +14,8 @@ from services.dropout.domain import AbsenceReason
 from services.kit.auth import CurrentPrincipal
 from services.kit.db import SessionDep
 from services.kit.pagination import Cursor, Limit, Page, UpdatedSince, paginate
+from services.kit.responses import problems
+from services.kit.rls import within
 
 router = APIRouter(prefix="/api/v1/attendance", tags=["attendance"])
 EXAMPLES = {
@@ -53,6 +55,7 @@ BODY_SCHEMA = {"anyOf": [_ITEM, {"type": "array", "items": _ITEM, "minItems": 1,
     openapi_extra={
         "requestBody": {"required": True, "content": {"application/json": {"schema": BODY_SCHEMA}}}
     },
+    responses=problems(403, 404),
 )
 async def post_absences(
     session: SessionDep, principal: CurrentPrincipal, data: Annotated[Any, Body(openapi_examples=EXAMPLES)]
@@ -79,8 +82,8 @@ async def list_absences(
     limit: Limit = 50,
     cursor: Cursor = None,
     student_id: uuid.UUID | None = None,
-    school_code: Annotated[str | None, Query(pattern=r"^\d{10}$")] = None,
-    area_code: Annotated[str | None, Query(pattern=r"^\d{2,12}$")] = None,
+    school_code: Annotated[str | None, Query(pattern=r"^[0-9]{10}$")] = None,
+    area_code: Annotated[str | None, Query(pattern=r"^[0-9]{2,12}$")] = None,
     reason: AbsenceReason | None = None,
     date_from: date | None = None,
     date_to: date | None = None,
@@ -93,7 +96,7 @@ async def list_absences(
     if school_code:
         stmt = stmt.where(Absence.school_code == school_code)
     if area_code:
-        stmt = stmt.where(Absence.area_code.startswith(area_code, autoescape=True))
+        stmt = stmt.where(within(Absence.area_code, area_code))
     if reason:
         stmt = stmt.where(Absence.reason == reason.value)
     if date_from:

@@ -22,6 +22,7 @@ from services.dropout.tasks.models import Task
 from services.dropout.tasks.service import complete_tasks
 from services.kit.auth import Principal, Role
 from services.kit.errors import Forbidden, Invalid, NotFound
+from services.kit.rls import within
 from services.kit.settings import get_settings
 
 WRITERS = (Role.admin, Role.county, Role.school)
@@ -33,8 +34,8 @@ def absence_scope(principal: Principal) -> ColumnElement[bool]:
     if principal.role is Role.school:
         return Absence.school_code == principal.school_code
     if principal.role is Role.village:
-        return Absence.village_code.startswith(principal.area_code, autoescape=True)
-    return Absence.area_code.startswith(principal.area_code, autoescape=True)
+        return within(Absence.village_code, principal.area_code)
+    return within(Absence.area_code, principal.area_code)
 
 
 def _refusal(item: AbsenceIn, student: Student | None, calendar: Calendar, today: date) -> tuple | None:

@@ -8,6 +8,7 @@ from services.dropout.calendar.schemas import CalendarPut, CalendarYear
 from services.kit.auth import CurrentPrincipal
 from services.kit.db import SessionDep
 from services.kit.errors import NotFound
+from services.kit.responses import problems
 
 router = APIRouter(prefix="/api/v1/dropout/calendar", tags=["school calendar"])
 Year = Annotated[int, Path(ge=2000, le=2100)]
@@ -20,7 +21,12 @@ async def _year(session, *, area: str, year: int) -> CalendarYear:
     return CalendarYear(area_code=area, year=year, days=days, school_days=count)
 
 
-@router.put("/{year}", response_model=CalendarYear, summary="Set an area's holidays and make-up days")
+@router.put(
+    "/{year}",
+    response_model=CalendarYear,
+    summary="Set an area's holidays and make-up days",
+    responses=problems(403, 404),
+)
 async def put_calendar(
     year: Year, data: CalendarPut, session: SessionDep, principal: CurrentPrincipal
 ) -> CalendarYear:
@@ -31,12 +37,14 @@ async def put_calendar(
     return await _year(session, area=area, year=year)
 
 
-@router.get("/{year}", response_model=CalendarYear, summary="The school calendar of an area")
+@router.get(
+    "/{year}", response_model=CalendarYear, summary="The school calendar of an area", responses=problems(404)
+)
 async def get_calendar(
     year: Year,
     session: SessionDep,
     principal: CurrentPrincipal,
-    area_code: Annotated[str | None, Query(pattern=r"^\d{2,12}$")] = None,
+    area_code: Annotated[str | None, Query(pattern=r"^[0-9]{2,12}$")] = None,
 ) -> CalendarYear:
     """Holidays and make-up days in force for an area (default: the caller's)."""
     area = area_code or principal.area_code

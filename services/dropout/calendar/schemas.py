@@ -23,7 +23,7 @@ class CalendarEntry(InputModel):
 
 class CalendarPut(InputModel):
     area_code: str | None = Field(
-        default=None, pattern=r"^\d{2,12}$", description="Default: the caller's area (usually the county)"
+        default=None, pattern=r"^[0-9]{2,12}$", description="Default: the caller's area (usually the county)"
     )
     days: list[CalendarEntry] = Field(max_length=400)
 

@@ -17,6 +17,8 @@ from services.dropout.cases import lifecycle
 from services.dropout.cases.models import Case
 from services.dropout.domain import CST, UNRETURNED_STATUSES, CaseStatus, Level, today_local
 from services.dropout.students.models import Student
+from services.kit import rls
+from services.kit.rls import within
 from services.kit.settings import get_settings
 
 log = structlog.get_logger()
@@ -119,7 +121,7 @@ async def escalate_overdue(session: AsyncSession, *, area: str, today: date) -> 
                 Case.status.in_(UNRETURNED_STATUSES),
                 Case.level != Level.county,
                 Case.level_since <= today - timedelta(days=days),
-                Student.area_code.startswith(area, autoescape=True),
+                within(Student.area_code, area),
             )
             .with_for_update(of=Case)
         )
@@ -147,7 +149,7 @@ async def run_checks(session: AsyncSession, *, area: str, today: date) -> dict:
             .join(Student, Student.id == Case.student_id)
             .where(
                 Case.status == CaseStatus.returned_pending,
-                Student.area_code.startswith(area, autoescape=True),
+                within(Student.area_code, area),
             )
         )
     ).scalars()
@@ -178,7 +180,7 @@ async def daily(app: FastAPI) -> None:
 
 @contextlib.asynccontextmanager
 async def daily_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    task = asyncio.create_task(daily(app))
+    task = rls.system_task(daily(app))  # every school's students (kit.rls)
     try:
         yield
     finally:

@@ -22,6 +22,8 @@ from services.kit.auth import CurrentPrincipal, Role
 from services.kit.db import SessionDep
 from services.kit.errors import Forbidden
 from services.kit.pagination import Cursor, Limit, Page, UpdatedSince, paginate
+from services.kit.responses import problems
+from services.kit.rls import within
 from services.kit.versioning import IfMatch
 
 router = APIRouter(prefix="/api/v1/dropout", tags=["dropout cases"], lifespan=daily_lifespan)
@@ -43,8 +45,8 @@ async def list_cases(
     outcome: CloseOutcome | None = None,
     level: Level | None = None,
     source: CaseSource | None = None,
-    school_code: Annotated[str | None, Query(pattern=r"^\d{10}$")] = None,
-    area_code: Annotated[str | None, Query(pattern=r"^\d{2,12}$")] = None,
+    school_code: Annotated[str | None, Query(pattern=r"^[0-9]{10}$")] = None,
+    area_code: Annotated[str | None, Query(pattern=r"^[0-9]{2,12}$")] = None,
     opened_from: date | None = None,
     opened_to: date | None = None,
     updated_since: UpdatedSince = None,
@@ -62,7 +64,7 @@ async def list_cases(
     }
     stmt = stmt.where(*(col == value for col, value in filters.items() if value is not None))
     if area_code:
-        stmt = stmt.where(Student.area_code.startswith(area_code, autoescape=True))
+        stmt = stmt.where(within(Student.area_code, area_code))
     if opened_from:
         stmt = stmt.where(Case.opened_on >= opened_from)
     if opened_to:
@@ -82,18 +84,34 @@ async def list_cases(
     return page
 
 
-@router.post("/cases", status_code=201, response_model=CasePublic, summary="Open a case by hand")
+@router.post(
+    "/cases",
+    status_code=201,
+    response_model=CasePublic,
+    summary="Open a case by hand",
+    responses=problems(403, 409),
+)
 async def create_case(data: CaseCreate, session: SessionDep, principal: CurrentPrincipal) -> CasePublic:
     """Open a case for a student (school, county); 409 when the student already has an active one."""
     return await _one(session, await service.create_case(session, principal, data=data))
 
 
-@router.get("/cases/{case_id}", response_model=CasePublic, summary="Read a case with its actions")
+@router.get(
+    "/cases/{case_id}",
+    response_model=CasePublic,
+    summary="Read a case with its actions",
+    responses=problems(404),
+)
 async def read_case(case_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal) -> CasePublic:
     return await _one(session, await service.case_or_404(session, principal, case_id))
 
 
-@router.patch("/cases/{case_id}", response_model=CasePublic, summary="Set a case's reason group or note")
+@router.patch(
+    "/cases/{case_id}",
+    response_model=CasePublic,
+    summary="Set a case's reason group or note",
+    responses=problems(403, 404, 409),
+)
 async def update_case(
     case_id: uuid.UUID,
     data: CaseUpdate,
@@ -110,6 +128,7 @@ async def update_case(
     status_code=201,
     response_model=CasePublic,
     summary="Record an action on a case",
+    responses=problems(403, 404, 409),
 )
 async def create_action(
     case_id: uuid.UUID, data: ActionCreate, session: SessionDep, principal: CurrentPrincipal
@@ -120,7 +139,9 @@ async def create_action(
     return await _one(session, await service.record_action(session, principal, case_id=case_id, data=data))
 
 
-@router.post("/checks/run", response_model=CheckResult, summary="Run the daily checks now")
+@router.post(
+    "/checks/run", response_model=CheckResult, summary="Run the daily checks now", responses=problems(403)
+)
 async def run_daily_checks(
     session: SessionDep, principal: CurrentPrincipal, data: CheckRun | None = None
 ) -> dict:

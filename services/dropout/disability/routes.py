@@ -18,6 +18,7 @@ from services.dropout.students.models import Student
 from services.kit.auth import CurrentPrincipal
 from services.kit.db import SessionDep
 from services.kit.pagination import Cursor, Limit, Page, UpdatedSince, paginate
+from services.kit.responses import problems
 from services.kit.versioning import IfMatch
 
 router = APIRouter(prefix="/api/v1/disability", tags=["disabled children"])
@@ -30,7 +31,13 @@ def _public(pair) -> PlacementPublic:
     )
 
 
-@router.post("/placements", status_code=201, response_model=PlacementPublic, summary="Record a placement")
+@router.post(
+    "/placements",
+    status_code=201,
+    response_model=PlacementPublic,
+    summary="Record a placement",
+    responses=problems(403, 409),
+)
 async def create_placement(
     data: PlacementCreate, session: SessionDep, principal: CurrentPrincipal
 ) -> PlacementPublic:
@@ -47,7 +54,7 @@ async def list_placements(
     student_id: uuid.UUID | None = None,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
     placement: Kind | None = None,
-    school_code: Annotated[str | None, Query(pattern=r"^\d{10}$")] = None,
+    school_code: Annotated[str | None, Query(pattern=r"^[0-9]{10}$")] = None,
     updated_since: UpdatedSince = None,
 ):
     stmt = service.placements_in_scope(principal)
@@ -72,14 +79,24 @@ async def list_placements(
     )
 
 
-@router.get("/placements/{placement_id}", response_model=PlacementPublic, summary="Read a placement")
+@router.get(
+    "/placements/{placement_id}",
+    response_model=PlacementPublic,
+    summary="Read a placement",
+    responses=problems(404),
+)
 async def read_placement(
     placement_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
 ) -> PlacementPublic:
     return _public(await service.placement_or_404(session, principal, placement_id))
 
 
-@router.patch("/placements/{placement_id}", response_model=PlacementPublic, summary="Change a placement")
+@router.patch(
+    "/placements/{placement_id}",
+    response_model=PlacementPublic,
+    summary="Change a placement",
+    responses=problems(403, 404, 409),
+)
 async def update_placement(
     placement_id: uuid.UUID,
     data: PlacementUpdate,
@@ -96,6 +113,7 @@ async def update_placement(
     status_code=201,
     response_model=SessionPublic,
     summary="Log a home-teaching session",
+    responses=problems(403),
 )
 async def create_session(
     data: SessionCreate, session: SessionDep, principal: CurrentPrincipal

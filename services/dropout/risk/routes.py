@@ -13,6 +13,7 @@ from services.dropout.students.scope import visible_to
 from services.kit.auth import CurrentPrincipal
 from services.kit.db import SessionDep
 from services.kit.pagination import Cursor, Limit, Page, paginate
+from services.kit.rls import within
 
 router = APIRouter(prefix="/api/v1/dropout", tags=["early warning"])
 
@@ -49,8 +50,8 @@ async def list_risk(
     cursor: Cursor = None,
     as_of: date | None = None,
     min_score: Annotated[int, Query(ge=0, le=1000)] = 0,
-    school_code: Annotated[str | None, Query(pattern=r"^\d{10}$")] = None,
-    area_code: Annotated[str | None, Query(pattern=r"^\d{2,12}$")] = None,
+    school_code: Annotated[str | None, Query(pattern=r"^[0-9]{10}$")] = None,
+    area_code: Annotated[str | None, Query(pattern=r"^[0-9]{2,12}$")] = None,
     student_id: uuid.UUID | None = None,
 ):
     as_of = as_of or today_local()
@@ -62,7 +63,7 @@ async def list_risk(
     if school_code:
         stmt = stmt.where(scored.c.school_code == school_code)
     if area_code:
-        stmt = stmt.where(scored.c.area_code.startswith(area_code, autoescape=True))
+        stmt = stmt.where(within(scored.c.area_code, area_code))
     if student_id:
         stmt = stmt.where(scored.c.id == student_id)
     return await paginate(

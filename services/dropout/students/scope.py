@@ -10,6 +10,7 @@ from services.dropout.domain import is_compulsory, today_local
 from services.dropout.students.models import Student
 from services.kit.auth import Principal, Role
 from services.kit.errors import Invalid, NotFound
+from services.kit.rls import within
 
 
 def visible_to(principal: Principal) -> ColumnElement[bool]:
@@ -17,8 +18,8 @@ def visible_to(principal: Principal) -> ColumnElement[bool]:
     if principal.role is Role.school:
         return Student.school_code == principal.school_code
     if principal.role is Role.village:
-        return Student.village_code.startswith(principal.area_code, autoescape=True)
-    return Student.area_code.startswith(principal.area_code, autoescape=True)
+        return within(Student.village_code, principal.area_code)
+    return within(Student.area_code, principal.area_code)
 
 
 async def student_or_404(session: AsyncSession, principal: Principal, student_id: uuid.UUID) -> Student:

@@ -11,6 +11,7 @@ from services.dropout.tasks.models import Task
 from services.kit.auth import CurrentPrincipal
 from services.kit.db import SessionDep
 from services.kit.pagination import Cursor, Limit, Page, UpdatedSince, paginate
+from services.kit.responses import problems
 from services.kit.schemas import InputModel, Stored
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
@@ -73,7 +74,9 @@ async def list_tasks(
     )
 
 
-@router.post("/{task_id}/complete", response_model=TaskPublic, summary="Mark a task done")
+@router.post(
+    "/{task_id}/complete", response_model=TaskPublic, summary="Mark a task done", responses=problems(404, 409)
+)
 async def complete_task(
     task_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal, data: TaskDone | None = None
 ) -> Task:

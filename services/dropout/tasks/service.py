@@ -14,6 +14,7 @@ from services.dropout.students.models import Student
 from services.dropout.tasks.models import Task
 from services.kit.auth import Principal, Role
 from services.kit.errors import Conflict, NotFound
+from services.kit.rls import within
 
 OPEN = "open"
 
@@ -23,10 +24,8 @@ def visible_to(principal: Principal) -> ColumnElement[bool]:
     if principal.role is Role.school:
         return and_(Task.role == "school", Task.school_code == principal.school_code)
     if principal.role is Role.village:
-        return and_(
-            Task.role == "village", Task.village_code.startswith(principal.area_code, autoescape=True)
-        )
-    area = Task.area_code.startswith(principal.area_code, autoescape=True)
+        return and_(Task.role == "village", within(Task.village_code, principal.area_code))
+    area = within(Task.area_code, principal.area_code)
     if principal.role in (Role.township, Role.county):
         return and_(Task.role == principal.role.value, area)
     return area

@@ -17,6 +17,7 @@ from services.dropout.verifications.schemas import (
 from services.kit.auth import CurrentPrincipal
 from services.kit.db import SessionDep
 from services.kit.pagination import Cursor, Limit, Page, UpdatedSince, paginate
+from services.kit.responses import problems
 
 router = APIRouter(prefix="/api/v1/dropout/verifications", tags=["start-of-semester check"])
 Results = Annotated[list[ResultIn], Field(min_length=1, max_length=5000)]
@@ -35,7 +36,11 @@ async def _public(session, v: Verification) -> VerificationPublic:
 
 
 @router.post(
-    "", status_code=201, response_model=VerificationPublic, summary="Start a start-of-semester check"
+    "",
+    status_code=201,
+    response_model=VerificationPublic,
+    summary="Start a start-of-semester check",
+    responses=problems(403, 409),
 )
 async def create_verification(
     data: VerificationCreate, session: SessionDep, principal: CurrentPrincipal
@@ -51,7 +56,7 @@ async def list_verifications(
     principal: CurrentPrincipal,
     limit: Limit = 50,
     cursor: Cursor = None,
-    school_code: Annotated[str | None, Query(pattern=r"^\d{10}$")] = None,
+    school_code: Annotated[str | None, Query(pattern=r"^[0-9]{10}$")] = None,
     semester: Annotated[str | None, Query(pattern=SEMESTER)] = None,
     status: Annotated[str | None, Query(pattern="^(open|completed)$")] = None,
     updated_since: UpdatedSince = None,
@@ -77,14 +82,24 @@ async def list_verifications(
     )
 
 
-@router.get("/{verification_id}", response_model=VerificationPublic, summary="Read a check with its list")
+@router.get(
+    "/{verification_id}",
+    response_model=VerificationPublic,
+    summary="Read a check with its list",
+    responses=problems(404),
+)
 async def read_verification(
     verification_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
 ) -> VerificationPublic:
     return await _public(session, await service.verification_or_404(session, principal, verification_id))
 
 
-@router.post("/{verification_id}/results", response_model=VerificationPublic, summary="Record arrivals")
+@router.post(
+    "/{verification_id}/results",
+    response_model=VerificationPublic,
+    summary="Record arrivals",
+    responses=problems(403, 404),
+)
 async def record_results(
     verification_id: uuid.UUID,
     session: SessionDep,

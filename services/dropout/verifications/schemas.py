@@ -10,7 +10,7 @@ SEMESTER = r"^20[0-9]{2}-(spring|autumn)$"
 
 
 class VerificationCreate(InputModel):
-    school_code: str = Field(pattern=r"^\d{10}$")
+    school_code: str = Field(pattern=r"^[0-9]{10}$")
     semester: str = Field(pattern=SEMESTER, examples=["2026-autumn"])
 
 

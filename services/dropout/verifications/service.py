@@ -22,6 +22,7 @@ from services.dropout.verifications.models import Verification, VerificationItem
 from services.dropout.verifications.schemas import ResultIn, VerificationCreate
 from services.kit.auth import Principal, Role
 from services.kit.errors import Conflict, Forbidden, Invalid, NotFound
+from services.kit.rls import within
 
 WRITERS = (Role.admin, Role.county, Role.school)
 
@@ -32,7 +33,7 @@ def visible_to_v(principal: Principal) -> ColumnElement[bool]:
         return Verification.school_code == principal.school_code
     if principal.role is Role.village:
         return Verification.id.is_(None)
-    return Verification.area_code.startswith(principal.area_code, autoescape=True)
+    return within(Verification.area_code, principal.area_code)
 
 
 async def verification_or_404(session: AsyncSession, principal: Principal, vid: uuid.UUID) -> Verification:

@@ -6,13 +6,15 @@ from sqlalchemy import select
 from services.kit.auth import CurrentPrincipal, Principal
 from services.kit.db import SessionDep
 from services.kit.pagination import Cursor, Limit, Page, UpdatedSince, paginate
+from services.kit.responses import problems
+from services.kit.rls import within
 from services.kit.versioning import IfMatch
 from services.registry.areas import service
 from services.registry.areas.models import Area
 from services.registry.areas.schemas import AreaCreate, AreaPublic, AreaUpdate
 
 router = APIRouter(prefix="/api/v1/areas", tags=["areas"])
-AreaCodePath = Annotated[str, Path(pattern=r"^\d{2,12}$", description="Area code")]
+AreaCodePath = Annotated[str, Path(pattern=r"^[0-9]{2,12}$", description="Area code")]
 
 
 async def area_in_scope(code: AreaCodePath, session: SessionDep, principal: CurrentPrincipal) -> Area:
@@ -29,6 +31,7 @@ EXAMPLE = [{"code": "610928", "name": "旬阳市"}, {"code": "610928100", "name"
     status_code=201,
     response_model=AreaPublic | list[AreaPublic],
     summary="Create one area or a list of areas",
+    responses=problems(403, 409),
 )
 async def create_areas(
     session: SessionDep,
@@ -52,9 +55,9 @@ async def list_areas(
     limit: Limit = 50,
     cursor: Cursor = None,
     level: Annotated[str | None, Query(pattern="^(province|city|county|township|village)$")] = None,
-    parent_code: Annotated[str | None, Query(pattern=r"^\d{2,12}$")] = None,
+    parent_code: Annotated[str | None, Query(pattern=r"^[0-9]{2,12}$")] = None,
     area_code: Annotated[
-        str | None, Query(pattern=r"^\d{2,12}$", description="Only this area and below")
+        str | None, Query(pattern=r"^[0-9]{2,12}$", description="Only this area and below")
     ] = None,
     updated_since: UpdatedSince = None,
 ):
@@ -65,7 +68,7 @@ async def list_areas(
     if parent_code:
         stmt = stmt.where(Area.parent_code == parent_code)
     if area_code:
-        stmt = stmt.where(Area.code.startswith(area_code, autoescape=True))
+        stmt = stmt.where(within(Area.code, area_code))
     if updated_since:
         stmt = stmt.where(Area.updated_at >= updated_since)
     return await paginate(
@@ -79,12 +82,14 @@ async def list_areas(
     )
 
 
-@router.get("/{code}", response_model=AreaPublic, summary="Read an area")
+@router.get("/{code}", response_model=AreaPublic, summary="Read an area", responses=problems(404))
 async def read_area(area: AreaInScope) -> Area:
     return area
 
 
-@router.patch("/{code}", response_model=AreaPublic, summary="Rename an area")
+@router.patch(
+    "/{code}", response_model=AreaPublic, summary="Rename an area", responses=problems(403, 404, 409)
+)
 async def update_area(
     area: AreaInScope,
     data: AreaUpdate,

@@ -9,7 +9,7 @@ AreaCode = str
 
 class AreaCreate(InputModel):
     code: str = Field(
-        pattern=r"^(\d{2}|\d{4}|\d{6}|\d{9}|\d{12})$",
+        pattern=r"^([0-9]{2}|[0-9]{4}|[0-9]{6}|[0-9]{9}|[0-9]{12})$",
         examples=["610928"],
         description="2 (province), 4 (city), 6 (county), 9 (township) or 12 (village) digits",
     )

@@ -6,6 +6,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.kit.auth import Principal, Role
 from services.kit.errors import Conflict, Forbidden, Invalid, NotFound
+from services.kit.rls import within
 from services.kit.versioning import check_version
 from services.registry.areas.models import LEVELS, PARENT_LENGTH, Area
 from services.registry.areas.schemas import AreaCreate, AreaUpdate
@@ -16,7 +17,7 @@ from services.registry.events import emit
 def visible_to(principal: Principal):
     """Areas the caller may read: its own subtree and its ancestors."""
     return or_(
-        Area.code.startswith(principal.area_code, autoescape=True),
+        within(Area.code, principal.area_code),
         Area.code.in_(ancestors(principal.area_code)),
     )
 
@@ -86,7 +87,7 @@ async def create_areas(session: AsyncSession, principal: Principal, *, data: lis
             update(Area)
             .where(
                 Area.parent_code.is_(None),
-                Area.code.startswith(area.code, autoescape=True),
+                within(Area.code, area.code),
                 Area.code != area.code,
                 Area.level == LEVELS.get({2: 4, 4: 6, 6: 9, 9: 12}.get(len(area.code), 0), ""),
             )

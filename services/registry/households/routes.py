@@ -7,6 +7,8 @@ from sqlalchemy import select
 from services.kit.auth import CurrentPrincipal
 from services.kit.db import SessionDep
 from services.kit.pagination import Cursor, Limit, Page, UpdatedSince, paginate
+from services.kit.responses import problems
+from services.kit.rls import within
 from services.kit.versioning import IfMatch
 from services.registry.households import service
 from services.registry.households.models import Household
@@ -39,6 +41,7 @@ EXAMPLE = {
     response_model=HouseholdPublic,
     summary="Create a household",
     openapi_extra={"requestBody": {"content": {"application/json": {"example": EXAMPLE}}}},
+    responses=problems(403, 409),
 )
 async def create_household(data: HouseholdCreate, session: SessionDep, principal: CurrentPrincipal) -> dict:
     """Create a household (户) in a village inside the caller's area."""
@@ -51,7 +54,7 @@ async def list_households(
     principal: CurrentPrincipal,
     limit: Limit = 50,
     cursor: Cursor = None,
-    area_code: Annotated[str | None, Query(pattern=r"^\d{2,12}$")] = None,
+    area_code: Annotated[str | None, Query(pattern=r"^[0-9]{2,12}$")] = None,
     platform_id: Annotated[str | None, Query(max_length=40)] = None,
     kind: Annotated[
         str | None,
@@ -66,7 +69,7 @@ async def list_households(
     """List households inside the caller's scope, oldest change first (for sync)."""
     stmt = select(Household).where(service.visible_to(principal))
     if area_code:
-        stmt = stmt.where(Household.area_code.startswith(area_code, autoescape=True))
+        stmt = stmt.where(within(Household.area_code, area_code))
     if platform_id:
         stmt = stmt.where(Household.platform_id == platform_id)
     if kind:
@@ -86,12 +89,19 @@ async def list_households(
     )
 
 
-@router.get("/{household_id}", response_model=HouseholdPublic, summary="Read a household")
+@router.get(
+    "/{household_id}", response_model=HouseholdPublic, summary="Read a household", responses=problems(404)
+)
 async def read_household(household: HouseholdInScope) -> dict:
     return service.to_public(household)
 
 
-@router.patch("/{household_id}", response_model=HouseholdPublic, summary="Update a household")
+@router.patch(
+    "/{household_id}",
+    response_model=HouseholdPublic,
+    summary="Update a household",
+    responses=problems(403, 404, 409),
+)
 async def update_household(
     household: HouseholdInScope,
     data: HouseholdUpdate,

@@ -31,14 +31,14 @@ class HouseholdCreate(InputModel):
     platform_id: str | None = Field(default=None, min_length=1, max_length=40, examples=["6109280012345"])
     head_name: str = Field(min_length=1, max_length=50, examples=["王建国"])
     area_code: str = Field(
-        pattern=r"^\d{12}$", description="The village (12 digits)", examples=["610928100201"]
+        pattern=r"^[0-9]{12}$", description="The village (12 digits)", examples=["610928100201"]
     )
     statuses: list[HouseholdStatus] = Field(default_factory=list, max_length=50)
 
 
 class HouseholdUpdate(InputModel):
     head_name: str | None = Field(default=None, min_length=1, max_length=50)
-    area_code: str | None = Field(default=None, pattern=r"^\d{12}$")
+    area_code: str | None = Field(default=None, pattern=r"^[0-9]{12}$")
     platform_id: str | None = Field(default=None, min_length=1, max_length=40)
     statuses: list[HouseholdStatus] | None = Field(default=None, max_length=50)
     version: int | None = None

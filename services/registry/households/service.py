@@ -9,6 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.kit.auth import Principal, Role
 from services.kit.errors import Conflict, Forbidden, Invalid, NotFound
+from services.kit.rls import as_system, within
 from services.kit.versioning import check_version
 from services.registry.areas.models import Area
 from services.registry.db import now
@@ -27,7 +28,7 @@ def visible_to(principal: Principal):
         return exists().where(
             Student.household_id == Household.id, Student.school_code == principal.school_code
         )
-    return Household.area_code.startswith(principal.area_code, autoescape=True)
+    return within(Household.area_code, principal.area_code)
 
 
 def current_kinds(statuses: list[dict], on: date | None = None) -> set[str]:
@@ -125,18 +126,21 @@ async def refresh_students(session: AsyncSession, household: Household) -> None:
     from services.registry.students.service import emit_student
 
     kinds = current_kinds(household.statuses)
-    students = (await session.execute(select(Student).where(Student.household_id == household.id))).scalars()
-    for student in students:
-        categories = categories_of(groups=list(student.groups), household_kinds=kinds)
-        if categories == list(student.categories) and student.village_code == household.area_code:
-            continue
-        student.categories = categories
-        student.village_code = household.area_code
-        student.version += 1
-        student.updated_at = now()
-        session.add(student)
-        await session.flush()
-        await emit_student(session, student, "updated")
+    # The household's children may study outside the caller's area; their categories follow the
+    # household all the same (不漏): derived data kept across scopes on purpose (kit.rls).
+    async with as_system(session):
+        query = select(Student).where(Student.household_id == household.id)
+        for student in (await session.execute(query)).scalars().all():
+            categories = categories_of(groups=list(student.groups), household_kinds=kinds)
+            if categories == list(student.categories) and student.village_code == household.area_code:
+                continue
+            student.categories = categories
+            student.village_code = household.area_code
+            student.version += 1
+            student.updated_at = now()
+            session.add(student)
+            await session.flush()
+            await emit_student(session, student, "updated")
 
 
 async def emit_household(

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from services.kit.auth import CurrentPrincipal
 from services.kit.db import SessionDep
 from services.kit.pagination import Cursor, Limit, Page, paginate
+from services.kit.responses import problems
 from services.registry.imports import service
 from services.registry.imports.columns import STATUS_FORMAT
 from services.registry.imports.models import ImportJob
@@ -74,7 +75,7 @@ JobInScope = Annotated[ImportJob, Depends(job_in_scope)]
     response_model=ImportJobPublic,
     summary="Import a CSV or XLSX file",
     description=DESCRIPTION,
-    responses={413: {"description": "File or row count over the limit"}},
+    responses={413: {"description": "File or row count over the limit"}, **problems(403)},
 )
 async def create_import(
     request: Request,
@@ -148,7 +149,9 @@ async def download_template(kind: KindName, principal: CurrentPrincipal) -> Resp
     )
 
 
-@router.get("/{job_id}", response_model=ImportJobPublic, summary="Read an import's progress")
+@router.get(
+    "/{job_id}", response_model=ImportJobPublic, summary="Read an import's progress", responses=problems(404)
+)
 async def read_import(job: JobInScope) -> ImportJob:
     """Status, counts and the first 1000 row errors of an import."""
     return job

@@ -24,6 +24,7 @@ import structlog
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from services.kit import rls
 from services.kit.auth import Principal
 from services.kit.spreadsheet import UnreadableFile, read_table
 from services.registry.imports import service
@@ -77,7 +78,7 @@ class ImportRunner:
         async with self.sessionmaker() as session:
             await service.fail_stale(session)
             await session.commit()
-        self.heartbeat = asyncio.create_task(self._beat())
+        self.heartbeat = rls.system_task(self._beat())
         self.executor.submit(int)  # spawn the workers now, not on the first import
 
     async def stop(self) -> None:
@@ -89,7 +90,9 @@ class ImportRunner:
         self.executor.shutdown(wait=False, cancel_futures=True)
 
     def submit(self, *, job_id: uuid.UUID, principal: Principal, layout: Layout, filename: str) -> None:
-        task = asyncio.create_task(self._run(job_id, principal, layout, filename))
+        # A job runs as the service (kit.rls): it applies the caller's scope itself, and its lookups
+        # (one ID number = one student deployment-wide) look across scopes on purpose.
+        task = rls.system_task(self._run(job_id, principal, layout, filename))
         self.tasks[job_id] = task
         task.add_done_callback(lambda _: self.tasks.pop(job_id, None))
 

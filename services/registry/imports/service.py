@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.kit.auth import Principal, Role
 from services.kit.errors import Forbidden, Invalid, NotFound, PayloadTooLarge
+from services.kit.rls import within
 from services.kit.spreadsheet import UnreadableFile, kind_of, read_table
 from services.registry.imports.columns import Layout, layout_for
 from services.registry.imports.models import ImportJob
@@ -37,7 +38,7 @@ def visible_to(principal: Principal):
         return or_(ImportJob.actor == principal.username, ImportJob.school_code == principal.school_code)
     return or_(
         ImportJob.actor == principal.username,
-        ImportJob.area_code.startswith(principal.area_code, autoescape=True),
+        within(ImportJob.area_code, principal.area_code),
     )
 
 

@@ -6,6 +6,8 @@ from sqlalchemy import select
 from services.kit.auth import CurrentPrincipal
 from services.kit.db import SessionDep
 from services.kit.pagination import Cursor, Limit, Page, UpdatedSince, paginate
+from services.kit.responses import problems
+from services.kit.rls import within
 from services.kit.versioning import IfMatch
 from services.registry.domain import Stage
 from services.registry.schools import service
@@ -13,7 +15,7 @@ from services.registry.schools.models import School
 from services.registry.schools.schemas import SchoolCreate, SchoolPublic, SchoolUpdate
 
 router = APIRouter(prefix="/api/v1/schools", tags=["schools"])
-SchoolCode = Annotated[str, Path(pattern=r"^\d{10}$", description="10-digit school code")]
+SchoolCode = Annotated[str, Path(pattern=r"^[0-9]{10}$", description="10-digit school code")]
 
 
 async def school_in_scope(code: SchoolCode, session: SessionDep, principal: CurrentPrincipal) -> School:
@@ -23,7 +25,9 @@ async def school_in_scope(code: SchoolCode, session: SessionDep, principal: Curr
 SchoolInScope = Annotated[School, Depends(school_in_scope)]
 
 
-@router.post("", status_code=201, response_model=SchoolPublic, summary="Create a school")
+@router.post(
+    "", status_code=201, response_model=SchoolPublic, summary="Create a school", responses=problems(403, 409)
+)
 async def create_school(data: SchoolCreate, session: SessionDep, principal: CurrentPrincipal) -> School:
     """Create a school (admin, or county user inside its county)."""
     return await service.create_school(session, principal, data=data)
@@ -35,7 +39,7 @@ async def list_schools(
     principal: CurrentPrincipal,
     limit: Limit = 50,
     cursor: Cursor = None,
-    area_code: Annotated[str | None, Query(pattern=r"^\d{2,12}$")] = None,
+    area_code: Annotated[str | None, Query(pattern=r"^[0-9]{2,12}$")] = None,
     stage: Stage | None = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
     updated_since: UpdatedSince = None,
@@ -43,7 +47,7 @@ async def list_schools(
     """List the schools inside the caller's scope."""
     stmt = select(School).where(service.visible_to(principal))
     if area_code:
-        stmt = stmt.where(School.area_code.startswith(area_code, autoescape=True))
+        stmt = stmt.where(within(School.area_code, area_code))
     if stage:
         stmt = stmt.where(School.stages.any(stage.value))
     if q:
@@ -61,12 +65,14 @@ async def list_schools(
     )
 
 
-@router.get("/{code}", response_model=SchoolPublic, summary="Read a school")
+@router.get("/{code}", response_model=SchoolPublic, summary="Read a school", responses=problems(404))
 async def read_school(school: SchoolInScope) -> School:
     return school
 
 
-@router.patch("/{code}", response_model=SchoolPublic, summary="Update a school")
+@router.patch(
+    "/{code}", response_model=SchoolPublic, summary="Update a school", responses=problems(403, 404, 409)
+)
 async def update_school(
     school: SchoolInScope,
     data: SchoolUpdate,

@@ -6,12 +6,12 @@ from services.registry.domain import PROVINCES, SCHOOL_TYPES, Ownership, Stage
 
 class SchoolCreate(InputModel):
     code: str = Field(
-        pattern=r"^\d{10}$",
+        pattern=r"^[0-9]{10}$",
         examples=["2161000123"],
         description="学校标识码: 2-digit type, 2-digit province, 6-digit sequence",
     )
     name: str = Field(min_length=1, max_length=200, examples=["城关镇中心小学"])
-    area_code: str = Field(pattern=r"^(\d{6}|\d{9}|\d{12})$", examples=["610928100"])
+    area_code: str = Field(pattern=r"^([0-9]{6}|[0-9]{9}|[0-9]{12})$", examples=["610928100"])
     ownership: Ownership = Ownership.public
     stages: list[Stage] = Field(min_length=1, examples=[["primary"]])
 

@@ -6,6 +6,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.kit.auth import Principal, Role
 from services.kit.errors import Conflict, Forbidden, Invalid, NotFound
+from services.kit.rls import within
 from services.kit.versioning import check_version
 from services.registry.areas.models import Area
 from services.registry.db import now
@@ -20,8 +21,8 @@ def visible_to(principal: Principal):
         return School.code == principal.school_code
     if principal.role is Role.village:
         # Village users see the schools of their township (where their children study).
-        return School.area_code.startswith(principal.area_code[:9], autoescape=True)
-    return School.area_code.startswith(principal.area_code, autoescape=True)
+        return within(School.area_code, principal.area_code[:9])
+    return within(School.area_code, principal.area_code)
 
 
 async def get_school_or_404(session: AsyncSession, principal: Principal, code: str) -> School:

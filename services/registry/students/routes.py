@@ -8,6 +8,8 @@ from services.kit.auth import CurrentPrincipal, Role
 from services.kit.db import SessionDep
 from services.kit.errors import Forbidden
 from services.kit.pagination import Cursor, Limit, Page, UpdatedSince, paginate
+from services.kit.responses import problems
+from services.kit.rls import within
 from services.kit.versioning import IfMatch
 from services.registry.domain import Category, EnrollmentStatus, Stage
 from services.registry.students import enrollment, service
@@ -54,6 +56,7 @@ CREATE_EXAMPLE = {
     response_model=StudentPublic,
     summary="Register a student",
     openapi_extra={"requestBody": {"content": {"application/json": {"example": CREATE_EXAMPLE}}}},
+    responses=problems(403, 409),
 )
 async def create_student(
     data: StudentCreate, session: SessionDep, principal: CurrentPrincipal
@@ -68,8 +71,8 @@ async def list_students(
     principal: CurrentPrincipal,
     limit: Limit = 50,
     cursor: Cursor = None,
-    area_code: Annotated[str | None, Query(pattern=r"^\d{2,12}$")] = None,
-    school_code: Annotated[str | None, Query(pattern=r"^\d{10}$")] = None,
+    area_code: Annotated[str | None, Query(pattern=r"^[0-9]{2,12}$")] = None,
+    school_code: Annotated[str | None, Query(pattern=r"^[0-9]{10}$")] = None,
     stage: Stage | None = None,
     category: Category | None = None,
     status: EnrollmentStatus | None = None,
@@ -79,7 +82,7 @@ async def list_students(
     """List students inside the caller's scope, oldest change first (for sync)."""
     stmt = select(Student).where(service.visible_to(principal))
     if area_code:
-        stmt = stmt.where(Student.area_code.startswith(area_code, autoescape=True))
+        stmt = stmt.where(within(Student.area_code, area_code))
     if school_code:
         stmt = stmt.where(Student.school_code == school_code)
     if stage:
@@ -103,7 +106,9 @@ async def list_students(
     )
 
 
-@router.get("/{student_id}", response_model=StudentPublic, summary="Read a student")
+@router.get(
+    "/{student_id}", response_model=StudentPublic, summary="Read a student", responses=problems(403, 404)
+)
 async def read_student(
     student: StudentInScope,
     principal: CurrentPrincipal,
@@ -117,7 +122,12 @@ async def read_student(
     return service.to_public(student, reveal=bool(reveal))
 
 
-@router.patch("/{student_id}", response_model=StudentPublic, summary="Update a student")
+@router.patch(
+    "/{student_id}",
+    response_model=StudentPublic,
+    summary="Update a student",
+    responses=problems(403, 404, 409),
+)
 async def update_student(
     student: StudentInScope,
     data: StudentUpdate,
@@ -155,6 +165,7 @@ CHANGE_EXAMPLES = {
     status_code=201,
     response_model=EnrollmentChangePublic,
     summary="Change a student's enrollment",
+    responses=problems(403, 404, 409),
 )
 async def create_enrollment_change(
     student: StudentInScope,
@@ -170,6 +181,7 @@ async def create_enrollment_change(
     "/{student_id}/history",
     response_model=Page[EnrollmentChangePublic],
     summary="A student's enrollment history",
+    responses=problems(404),
 )
 async def enrollment_history(
     student: StudentInScope, session: SessionDep, limit: Limit = 50, cursor: Cursor = None

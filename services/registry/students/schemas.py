@@ -17,7 +17,7 @@ class Disability(InputModel):
 
 
 class EnrollmentIn(InputModel):
-    school_code: str = Field(pattern=r"^\d{10}$", examples=["2161000123"])
+    school_code: str = Field(pattern=r"^[0-9]{10}$", examples=["2161000123"])
     stage: Stage = Field(examples=["primary"])
     grade: int = Field(ge=1, le=12, examples=[3])
     class_name: str | None = Field(default=None, max_length=50, examples=["三年级(2)班"])
@@ -122,7 +122,7 @@ ChangeKind = Literal[
 
 class ChangeDetails(InputModel):
     school_code: str | None = Field(
-        default=None, pattern=r"^\d{10}$", description="transfer/return: the school"
+        default=None, pattern=r"^[0-9]{10}$", description="transfer/return: the school"
     )
     stage: Stage | None = None
     grade: int | None = Field(default=None, ge=1, le=12)

@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.kit.auth import Principal, Role
 from services.kit.crypto import id_cipher, mask_id_number, mask_student_number
 from services.kit.errors import Conflict, Forbidden, Invalid, NotFound
+from services.kit.rls import as_system, within
 from services.kit.settings import get_settings
 from services.kit.versioning import check_version
 from services.registry.db import now
@@ -40,8 +41,8 @@ def visible_to(principal: Principal):
     if principal.role is Role.school:
         return Student.school_code == principal.school_code
     if principal.role is Role.village:
-        return Student.village_code.startswith(principal.area_code, autoescape=True)
-    return Student.area_code.startswith(principal.area_code, autoescape=True)
+        return within(Student.village_code, principal.area_code)
+    return within(Student.area_code, principal.area_code)
 
 
 async def get_student_or_404(session: AsyncSession, principal: Principal, student_id: uuid.UUID) -> Student:
@@ -160,7 +161,7 @@ def placed_fields(groups: list[str], *, school: School, household: Household | N
 def linkable_households(principal: Principal):
     """Households the caller may link students to: inside the area it writes (a school: its county)."""
     area = principal.area_code[:6] if principal.role is Role.school else principal.area_code
-    return Household.area_code.startswith(area, autoescape=True)
+    return within(Household.area_code, area)
 
 
 async def household_for_link(
@@ -204,7 +205,10 @@ async def update_student(
         student.village_code = household.area_code if household else None
     if data.enrollment is not None:
         await _patch_enrollment(session, student, data.enrollment)
-    household = await session.get(Household, student.household_id) if student.household_id else None
+    # The household may live outside the caller's area (a child who moved school); its statuses still
+    # make the child's categories: a read across scopes on purpose (kit.rls).
+    async with as_system(session):
+        household = await session.get(Household, student.household_id) if student.household_id else None
     student.categories = categories_of(
         groups=list(student.groups), household_kinds=current_kinds(household.statuses) if household else set()
     )
@@ -230,11 +234,14 @@ async def _patch_enrollment(session: AsyncSession, student: Student, patch) -> N
 
 
 async def _refuse_duplicate(session: AsyncSession, principal: Principal, id_hash: str) -> None:
-    existing = (
-        await session.execute(
-            select(Student.id, Student.school_code).where(Student.id_number_hash == id_hash)
-        )
-    ).first()
+    # One ID number is one student deployment-wide: this lookup crosses scopes on purpose (kit.rls);
+    # where the student is goes back only to a caller who sees it.
+    async with as_system(session):
+        existing = (
+            await session.execute(
+                select(Student.id, Student.school_code).where(Student.id_number_hash == id_hash)
+            )
+        ).first()
     if existing is None:
         return
     visible = (

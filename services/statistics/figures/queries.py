@@ -6,6 +6,7 @@ from sqlalchemy import Select, distinct, func, literal_column, select, tuple_
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.kit.auth import Role
+from services.kit.rls import within
 from services.statistics.facts.models import (
     ArrivalFact,
     CaseFact,
@@ -183,7 +184,7 @@ def _check_where(scope: FigureScope, semester: str | None) -> list:
     elif p.role is Role.village:
         where.append(literal_column("false"))  # a check belongs to a school, not a village
     else:
-        where.append(c.area_code.startswith(scope.area_code, autoescape=True))
+        where.append(within(c.area_code, scope.area_code))
     if scope.school_code:
         where.append(c.school_code == scope.school_code)
     return where

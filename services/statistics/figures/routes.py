@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from services.kit.db import SessionDep
+from services.kit.responses import problems
 from services.statistics.figures import queries
 from services.statistics.figures.export import export
 from services.statistics.locks import serve
@@ -19,7 +20,8 @@ Format = Annotated[Literal["json", "csv", "xlsx"], Query(description="json, or a
 EXPORTABLE = {
     200: {
         "content": {"text/csv": {}, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}
-    }
+    },
+    **problems(404),  # an area or school outside the caller's
 }
 
 

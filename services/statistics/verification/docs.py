@@ -64,7 +64,7 @@ ROSTER_BODY = {
                     "properties": {
                         "file": {"type": "string", "format": "binary"},
                         "semester": {"type": "string", "pattern": SEMESTER},
-                        "area_code": {"type": "string", "pattern": r"^\d{2,12}$"},
+                        "area_code": {"type": "string", "pattern": r"^[0-9]{2,12}$"},
                     },
                 }
             },

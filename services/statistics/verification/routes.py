@@ -16,6 +16,8 @@ from services.kit.auth import Principal, require
 from services.kit.db import SessionDep
 from services.kit.errors import Invalid
 from services.kit.pagination import Cursor, Limit, Page, paginate
+from services.kit.responses import problems
+from services.kit.rls import within
 from services.statistics.figures.routes import current_semester
 from services.statistics.verification import jobs, service
 from services.statistics.verification.columns import FIELDS, JSON_LAYOUT
@@ -59,6 +61,7 @@ async def job_in_scope(job_id: uuid.UUID, session: SessionDep, principal: Reader
 
 
 JobInScope = Annotated[Verification, Depends(job_in_scope)]
+FindingId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The finding's id")]
 
 
 async def _public(session, principal: Principal, job: Verification) -> dict:
@@ -101,7 +104,7 @@ async def _roster(request: Request, runner: VerificationRunner, job_id: uuid.UUI
     semester, area = form.get("semester"), form.get("area_code") or None
     if not isinstance(semester, str) or not _matches(SEMESTER, semester):
         raise Invalid(["semester"], "semester is required, as YYYY-spring or YYYY-autumn")
-    if area is not None and (not isinstance(area, str) or not _matches(r"^\d{2,12}$", area)):
+    if area is not None and (not isinstance(area, str) or not _matches(r"^[0-9]{2,12}$", area)):
         raise Invalid(["area_code"], "area_code must be 2 to 12 digits")
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
@@ -131,6 +134,7 @@ def _matches(pattern: str, value: str) -> bool:
     summary="Submit a platform roster for verification",
     description=DESCRIPTION,
     openapi_extra=ROSTER_BODY,
+    responses=problems(403, 413),
 )
 async def submit_roster(request: Request, session: SessionDep, principal: Submitter) -> Any:
     runner: VerificationRunner = request.app.state.verifications
@@ -156,7 +160,9 @@ async def submit_roster(request: Request, session: SessionDep, principal: Submit
     return JSONResponse(body, status_code=202, headers={"Location": f"/api/v1/verifications/{job_id}"})
 
 
-@router.get("", response_model=Page[VerificationPublic], summary="List verifications")
+@router.get(
+    "", response_model=Page[VerificationPublic], summary="List verifications", responses=problems(403)
+)
 async def list_verifications(
     session: SessionDep,
     principal: Reader,
@@ -164,7 +170,7 @@ async def list_verifications(
     cursor: Cursor = None,
     semester: Semester = None,
     status: JobStatus | None = None,
-    area_code: Annotated[str | None, Query(pattern=r"^\d{2,12}$")] = None,
+    area_code: Annotated[str | None, Query(pattern=r"^[0-9]{2,12}$")] = None,
 ) -> Any:
     """Rosters submitted in (or covering) the caller's area, oldest first; `area_code` = exactly that area."""
     stmt = select(Verification).where(service.visible_to(principal))
@@ -189,6 +195,7 @@ async def list_verifications(
     "/households/{platform_id}",
     response_model=HouseholdEducation,
     summary="A household's children in school and the aid paid them",
+    responses=problems(403, 404),
 )
 async def household_education(
     session: SessionDep,
@@ -203,14 +210,22 @@ async def household_education(
     )
 
 
-@router.get("/{job_id}", response_model=VerificationPublic, summary="Read a verification")
+@router.get(
+    "/{job_id}",
+    response_model=VerificationPublic,
+    summary="Read a verification",
+    responses=problems(403, 404),
+)
 async def read_verification(job: JobInScope, session: SessionDep, principal: Reader) -> Any:
     """Status, counts, row errors and the summary of findings by kind."""
     return await _public(session, principal, job)
 
 
 @router.get(
-    "/{job_id}/findings", response_model=Page[FindingPublic], summary="List a verification's findings"
+    "/{job_id}/findings",
+    response_model=Page[FindingPublic],
+    summary="List a verification's findings",
+    responses=problems(403, 404),
 )
 async def list_findings(
     job: JobInScope,
@@ -221,7 +236,7 @@ async def list_findings(
     kind: FindingKind | None = None,
     resolved: bool | None = None,
     student_id: uuid.UUID | None = None,
-    area_code: Annotated[str | None, Query(pattern=r"^\d{2,12}$", description="Prefix")] = None,
+    area_code: Annotated[str | None, Query(pattern=r"^[0-9]{2,12}$", description="Prefix")] = None,
 ) -> Any:
     stmt = select(Finding).where(service.findings_where(principal, job))
     if kind:
@@ -231,7 +246,7 @@ async def list_findings(
     if student_id:
         stmt = stmt.where(Finding.student_id == student_id)
     if area_code:
-        stmt = stmt.where(Finding.area_code.startswith(area_code, autoescape=True))
+        stmt = stmt.where(within(Finding.area_code, area_code))
     return await paginate(
         session,
         stmt,
@@ -244,10 +259,13 @@ async def list_findings(
 
 
 @router.post(
-    "/{job_id}/findings/{finding_id}/resolve", response_model=FindingPublic, summary="Resolve a finding"
+    "/{job_id}/findings/{finding_id}/resolve",
+    response_model=FindingPublic,
+    summary="Resolve a finding",
+    responses=problems(403, 404, 409),
 )
 async def resolve_finding(
-    job: JobInScope, finding_id: int, data: ResolveIn, session: SessionDep, principal: Resolver
+    job: JobInScope, finding_id: FindingId, data: ResolveIn, session: SessionDep, principal: Resolver
 ) -> Any:
     """Record the note, who and when; 409 when already resolved."""
     finding = await service.finding_or_404(session, principal, job, finding_id)

@@ -26,6 +26,7 @@ import asyncpg
 import structlog
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from services.kit import rls
 from services.kit.crypto import id_cipher
 from services.kit.db import asyncpg_dsn, service_url
 from services.kit.settings import Settings
@@ -91,7 +92,7 @@ class VerificationRunner:
         async with self.sessionmaker() as session:
             await jobs.fail_stale(session)
             await session.commit()
-        self.heartbeat = asyncio.create_task(self._beat())
+        self.heartbeat = rls.system_task(self._beat())
 
     async def stop(self) -> None:
         tasks = [*self.tasks.values(), *([self.heartbeat] if self.heartbeat else [])]
@@ -102,7 +103,9 @@ class VerificationRunner:
             self._executor.shutdown(wait=False, cancel_futures=True)
 
     def submit(self, job_id: uuid.UUID, source: Source) -> None:
-        task = asyncio.create_task(self._run(job_id, source))
+        # A verification compares the whole deployment (a student paid twice across counties): it runs
+        # as the service (kit.rls) and keeps findings to the job's area itself.
+        task = rls.system_task(self._run(job_id, source))
         self.tasks[job_id] = task
         task.add_done_callback(lambda _: self.tasks.pop(job_id, None))
 
@@ -149,7 +152,8 @@ class VerificationRunner:
         async with self.sessionmaker() as session:
             job = await jobs.get(session, job_id)
         dsn = asyncpg_dsn(service_url(self.settings, "statistics"))
-        conn = await asyncpg.connect(dsn, server_settings=CONNECTION_SETTINGS)
+        # Its own connection, so it states the system scope itself (kit.rls): the whole deployment.
+        conn = await asyncpg.connect(dsn, server_settings={**CONNECTION_SETTINGS, **rls.SYSTEM_SETTINGS})
         try:
             async with conn.transaction():
                 started = time.perf_counter()

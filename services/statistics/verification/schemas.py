@@ -34,7 +34,7 @@ class RosterRowIn(InputModel):
 class RosterIn(InputModel):
     semester: str = Field(pattern=SEMESTER, examples=["2026-autumn"])
     area_code: str | None = Field(
-        default=None, pattern=r"^\d{2,12}$", description="The roster's area; default the caller's"
+        default=None, pattern=r"^[0-9]{2,12}$", description="The roster's area; default the caller's"
     )
     rows: list[RosterRowIn] = Field(min_length=1, max_length=MAX_JSON_ROWS)
 

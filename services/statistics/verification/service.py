@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.kit.auth import Principal, Role
 from services.kit.errors import Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge
+from services.kit.rls import within
 from services.kit.spreadsheet import UnreadableFile, kind_of, read_table
 from services.statistics.facts.models import HouseholdFact, PaymentFact, StudentFact
 from services.statistics.verification import jobs
@@ -37,7 +38,7 @@ def requested_area(principal: Principal, area_code: str | None) -> str:
 def visible_to(principal: Principal) -> ColumnElement:
     """Jobs inside the caller's area, or whose area contains the caller's (a township sees its county's)."""
     return or_(
-        Verification.area_code.startswith(principal.area_code, autoescape=True),
+        within(Verification.area_code, principal.area_code),
         literal(principal.area_code).startswith(Verification.area_code),
     )
 
@@ -60,7 +61,7 @@ async def get_or_404(session: AsyncSession, principal: Principal, job_id: uuid.U
 def findings_where(principal: Principal, job: Verification) -> ColumnElement:
     where = Finding.verification_id == job.id
     if not covers(principal, job):
-        where = and_(where, Finding.area_code.startswith(principal.area_code, autoescape=True))
+        where = and_(where, within(Finding.area_code, principal.area_code))
     return where
 
 
@@ -156,7 +157,7 @@ async def household_education(
                 select(HouseholdFact)
                 .where(
                     HouseholdFact.platform_id == platform_id,
-                    HouseholdFact.area_code.startswith(principal.area_code, autoescape=True),
+                    within(HouseholdFact.area_code, principal.area_code),
                 )
                 .order_by(HouseholdFact.household_id)
             )

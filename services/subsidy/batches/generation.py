@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.kit.rls import as_system
 from services.subsidy.batches.models import Batch, Disbursement, Exclusion
 from services.subsidy.domain import AT_SCHOOL, REASONS
 from services.subsidy.events import emit_lines
@@ -264,9 +265,13 @@ async def refresh_totals(session: AsyncSession, batch: Batch) -> None:
 
 async def generate(session: AsyncSession, batch: Batch, policy: Policy) -> None:
     """(Re)generate a batch from the projection as it is now."""
-    await clear(session, batch)
-    await absorb_proposals(session, batch, policy)
-    if batch.kind == "regular":
-        await insert_lines(session, batch, policy)
-        await insert_exclusions(session, batch, policy)
-    await refresh_totals(session, batch)
+    # The batch is in the caller's scope; whether its students have a live line elsewhere (another
+    # school, another county) is a look across scopes on purpose (kit.rls): a line the caller
+    # cannot see must still keep the student out, and be named in the exclusions.
+    async with as_system(session):
+        await clear(session, batch)
+        await absorb_proposals(session, batch, policy)
+        if batch.kind == "regular":
+            await insert_lines(session, batch, policy)
+            await insert_exclusions(session, batch, policy)
+        await refresh_totals(session, batch)

@@ -9,6 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.kit.auth import Principal, Role
 from services.kit.errors import Conflict, Forbidden, Invalid, NotFound
+from services.kit.rls import within
 from services.subsidy.batches import generation
 from services.subsidy.batches.models import Batch, Disbursement, Exclusion, Objection
 from services.subsidy.batches.service import lock, record
@@ -31,9 +32,9 @@ def published_to(principal: Principal):
         return exists().where(
             Disbursement.batch_id == Batch.id,
             Disbursement.status != "cancelled",
-            Disbursement.village_code.startswith(principal.area_code, autoescape=True),
+            within(Disbursement.village_code, principal.area_code),
         )
-    return Batch.area_code.startswith(principal.area_code, autoescape=True)
+    return within(Batch.area_code, principal.area_code)
 
 
 async def published_batch_or_404(session: AsyncSession, principal: Principal, batch_id: uuid.UUID) -> Batch:
@@ -53,7 +54,7 @@ async def notice(session: AsyncSession, principal: Principal, batch: Batch) -> d
     """Return the batch's public list: names and ID numbers masked; a village sees its own children."""
     stmt = select(Disbursement).where(Disbursement.batch_id == batch.id, Disbursement.status != "cancelled")
     if principal.role is Role.village:
-        stmt = stmt.where(Disbursement.village_code.startswith(principal.area_code, autoescape=True))
+        stmt = stmt.where(within(Disbursement.village_code, principal.area_code))
     lines = (
         (await session.execute(stmt.order_by(Disbursement.grade, Disbursement.student_name))).scalars().all()
     )
@@ -102,7 +103,7 @@ async def raise_objection(
         Disbursement.status != "cancelled",
     )
     if principal.role is Role.village:
-        stmt = stmt.where(Disbursement.village_code.startswith(principal.area_code, autoescape=True))
+        stmt = stmt.where(within(Disbursement.village_code, principal.area_code))
     line = (await session.execute(stmt)).scalar_one_or_none()
     if line is None:
         raise Invalid(["student_id"], "This student is not on the batch's list", code="not_listed")

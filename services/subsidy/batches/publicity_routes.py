@@ -10,6 +10,8 @@ from services.kit.auth import CurrentPrincipal, Role
 from services.kit.db import SessionDep
 from services.kit.errors import NotFound
 from services.kit.pagination import Cursor, Limit, Page, paginate
+from services.kit.responses import problems
+from services.kit.rls import within
 from services.kit.schemas import InputModel, OutputModel
 from services.subsidy.batches import publicity
 from services.subsidy.batches.models import Batch, Disbursement, Objection
@@ -98,7 +100,12 @@ async def list_notices(
     return page
 
 
-@router.get("/batches/{batch_id}/publicity", response_model=PublicNotice, summary="A batch's public notice")
+@router.get(
+    "/batches/{batch_id}/publicity",
+    response_model=PublicNotice,
+    summary="A batch's public notice",
+    responses=problems(404),
+)
 async def read_notice(batch: PublishedBatch, session: SessionDep, principal: CurrentPrincipal) -> dict:
     """The batch's list as published: names and ID numbers masked."""
     return await publicity.notice(session, principal, batch)
@@ -109,6 +116,7 @@ async def read_notice(batch: PublishedBatch, session: SessionDep, principal: Cur
     status_code=201,
     response_model=ObjectionPublic,
     summary="Record an objection",
+    responses=problems(403, 404, 409),
 )
 async def raise_objection(
     batch: PublishedBatch, data: ObjectionIn, session: SessionDep, principal: CurrentPrincipal
@@ -120,7 +128,10 @@ async def raise_objection(
 
 
 @router.get(
-    "/batches/{batch_id}/objections", response_model=Page[ObjectionPublic], summary="A batch's objections"
+    "/batches/{batch_id}/objections",
+    response_model=Page[ObjectionPublic],
+    summary="A batch's objections",
+    responses=problems(404),
 )
 async def list_objections(
     batch: PublishedBatch,
@@ -134,7 +145,7 @@ async def list_objections(
     if principal.role is Role.village:
         mine = select(Disbursement.id).where(
             Disbursement.id == Objection.line_id,
-            Disbursement.village_code.startswith(principal.area_code, autoescape=True),
+            within(Disbursement.village_code, principal.area_code),
         )
         stmt = stmt.where(mine.exists())
     if status:
@@ -149,6 +160,7 @@ async def list_objections(
     "/batches/{batch_id}/objections/{objection_id}/resolve",
     response_model=ObjectionPublic,
     summary="Resolve an objection",
+    responses=problems(403, 404, 409),
 )
 async def resolve_objection(
     batch: PublishedBatch,

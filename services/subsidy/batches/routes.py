@@ -7,6 +7,8 @@ from sqlalchemy import select
 from services.kit.auth import CurrentPrincipal
 from services.kit.db import SessionDep
 from services.kit.pagination import Cursor, Limit, Page, UpdatedSince, paginate
+from services.kit.responses import problems
+from services.kit.rls import within
 from services.subsidy.batches import render, service, workflow
 from services.subsidy.batches.models import Batch
 from services.subsidy.batches.schemas import (
@@ -38,21 +40,23 @@ BatchInScope = Annotated[Batch, Depends(batch_in_scope)]
 LockedBatch = Annotated[Batch, Depends(locked_batch)]
 
 
-@router.post("", status_code=201, response_model=BatchPublic, summary="Generate a batch")
+@router.post(
+    "", status_code=201, response_model=BatchPublic, summary="Generate a batch", responses=problems(403, 409)
+)
 async def create_batch(data: BatchCreate, session: SessionDep, principal: CurrentPrincipal) -> BatchPublic:
     """Generate the lines from the students enrolled now; every other student is listed with the reason."""
     batch = await service.create_batch(session, principal, data=data)
     return await render.to_public(session, batch)
 
 
-@router.get("", response_model=Page[BatchSummary], summary="List batches")
+@router.get("", response_model=Page[BatchSummary], summary="List batches", responses=problems(403))
 async def list_batches(
     session: SessionDep,
     principal: CurrentPrincipal,
     limit: Limit = 50,
     cursor: Cursor = None,
-    school_code: Annotated[str | None, Query(pattern=r"^\d{10}$")] = None,
-    area_code: Annotated[str | None, Query(pattern=r"^\d{2,12}$")] = None,
+    school_code: Annotated[str | None, Query(pattern=r"^[0-9]{10}$")] = None,
+    area_code: Annotated[str | None, Query(pattern=r"^[0-9]{2,12}$")] = None,
     semester: Annotated[str | None, Query(pattern=SEMESTER_PATTERN)] = None,
     policy_code: Annotated[str | None, Query(max_length=40)] = None,
     status: BatchStatus | None = None,
@@ -72,7 +76,7 @@ async def list_batches(
         if value:
             stmt = stmt.where(column == value)
     if area_code:
-        stmt = stmt.where(Batch.area_code.startswith(area_code, autoescape=True))
+        stmt = stmt.where(within(Batch.area_code, area_code))
     if updated_since:
         stmt = stmt.where(Batch.updated_at >= updated_since)
     page = await paginate(
@@ -87,13 +91,18 @@ async def list_batches(
     return page
 
 
-@router.get("/{batch_id}", response_model=BatchPublic, summary="Read a batch")
+@router.get("/{batch_id}", response_model=BatchPublic, summary="Read a batch", responses=problems(403, 404))
 async def read_batch(batch: BatchInScope, session: SessionDep) -> BatchPublic:
     """A batch with its lines, its exclusions (with reasons) and its history (who, when)."""
     return await render.to_public(session, batch)
 
 
-@router.post("/{batch_id}/regenerate", response_model=BatchPublic, summary="Regenerate a draft batch")
+@router.post(
+    "/{batch_id}/regenerate",
+    response_model=BatchPublic,
+    summary="Regenerate a draft batch",
+    responses=problems(403, 404, 409),
+)
 async def regenerate_batch(
     batch: LockedBatch,
     session: SessionDep,
@@ -105,7 +114,12 @@ async def regenerate_batch(
     return await render.to_public(session, batch)
 
 
-@router.post("/{batch_id}/submit", response_model=BatchPublic, summary="Submit a batch (school)")
+@router.post(
+    "/{batch_id}/submit",
+    response_model=BatchPublic,
+    summary="Submit a batch (school)",
+    responses=problems(403, 404, 409),
+)
 async def submit_batch(
     batch: LockedBatch,
     session: SessionDep,
@@ -117,7 +131,12 @@ async def submit_batch(
     return await render.to_public(session, batch)
 
 
-@router.post("/{batch_id}/approve", response_model=BatchPublic, summary="Approve a batch")
+@router.post(
+    "/{batch_id}/approve",
+    response_model=BatchPublic,
+    summary="Approve a batch",
+    responses=problems(403, 404, 409),
+)
 async def approve_batch(
     batch: LockedBatch,
     session: SessionDep,
@@ -129,7 +148,12 @@ async def approve_batch(
     return await render.to_public(session, batch)
 
 
-@router.post("/{batch_id}/reject", response_model=BatchPublic, summary="Reject a batch")
+@router.post(
+    "/{batch_id}/reject",
+    response_model=BatchPublic,
+    summary="Reject a batch",
+    responses=problems(403, 404, 409),
+)
 async def reject_batch(
     batch: LockedBatch, data: RejectIn, session: SessionDep, principal: CurrentPrincipal
 ) -> BatchPublic:
@@ -138,7 +162,12 @@ async def reject_batch(
     return await render.to_public(session, batch)
 
 
-@router.post("/{batch_id}/pay", response_model=BatchPublic, summary="Record the payment of a batch")
+@router.post(
+    "/{batch_id}/pay",
+    response_model=BatchPublic,
+    summary="Record the payment of a batch",
+    responses=problems(403, 404, 409),
+)
 async def pay_batch(
     batch: LockedBatch, data: PayIn, session: SessionDep, principal: CurrentPrincipal
 ) -> BatchPublic:
@@ -147,7 +176,12 @@ async def pay_batch(
     return await render.to_public(session, batch)
 
 
-@router.post("/{batch_id}/cancel", response_model=BatchPublic, summary="Cancel a batch")
+@router.post(
+    "/{batch_id}/cancel",
+    response_model=BatchPublic,
+    summary="Cancel a batch",
+    responses=problems(403, 404, 409),
+)
 async def cancel_batch(
     batch: LockedBatch, data: CancelIn, session: SessionDep, principal: CurrentPrincipal
 ) -> BatchPublic:

@@ -11,7 +11,7 @@ Semester = Field(pattern=SEMESTER_PATTERN, examples=["2026-autumn"])
 
 
 class BatchCreate(InputModel):
-    school_code: str = Field(pattern=r"^\d{10}$", examples=["2161000123"])
+    school_code: str = Field(pattern=r"^[0-9]{10}$", examples=["2161000123"])
     semester: str = Semester
     policy_code: str = Field(min_length=2, max_length=40, examples=["CN-LIVING-BOARD-PRIMARY"])
     kind: BatchKind = Field(

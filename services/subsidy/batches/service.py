@@ -9,6 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.kit.auth import Principal, Role
 from services.kit.errors import Conflict, Forbidden, Invalid, NotFound, StaleVersion
+from services.kit.rls import within
 from services.subsidy.batches import generation
 from services.subsidy.batches.models import Batch, BatchStep, Disbursement
 from services.subsidy.batches.schemas import (
@@ -31,15 +32,15 @@ def visible_to(principal: Principal):
     """Batches the caller may see: its own school's, or those of schools in its area."""
     if principal.role is Role.school:
         return Batch.school_code == principal.school_code
-    return Batch.area_code.startswith(principal.area_code, autoescape=True)
+    return within(Batch.area_code, principal.area_code)
 
 
 def lines_visible_to(principal: Principal):
     if principal.role is Role.school:
         return Disbursement.school_code == principal.school_code
     if principal.role is Role.village:
-        return Disbursement.village_code.startswith(principal.area_code, autoescape=True)
-    return Disbursement.area_code.startswith(principal.area_code, autoescape=True)
+        return within(Disbursement.village_code, principal.area_code)
+    return within(Disbursement.area_code, principal.area_code)
 
 
 def require_reader(principal: Principal) -> None:

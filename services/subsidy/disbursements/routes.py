@@ -7,6 +7,7 @@ from sqlalchemy import select
 from services.kit.auth import CurrentPrincipal
 from services.kit.db import SessionDep
 from services.kit.pagination import Cursor, Limit, Page, UpdatedSince, paginate
+from services.kit.rls import within
 from services.subsidy.batches.models import Disbursement
 from services.subsidy.batches.schemas import DisbursementPublic
 from services.subsidy.batches.service import lines_visible_to
@@ -25,8 +26,8 @@ async def list_disbursements(
     student_id: uuid.UUID | None = None,
     household_id: uuid.UUID | None = None,
     batch_id: uuid.UUID | None = None,
-    school_code: Annotated[str | None, Query(pattern=r"^\d{10}$")] = None,
-    area_code: Annotated[str | None, Query(pattern=r"^\d{2,12}$")] = None,
+    school_code: Annotated[str | None, Query(pattern=r"^[0-9]{10}$")] = None,
+    area_code: Annotated[str | None, Query(pattern=r"^[0-9]{2,12}$")] = None,
     semester: Annotated[str | None, Query(pattern=SEMESTER_PATTERN)] = None,
     policy_code: Annotated[str | None, Query(max_length=40)] = None,
     policy_kind: PolicyKind | None = None,
@@ -50,7 +51,7 @@ async def list_disbursements(
         if value:
             stmt = stmt.where(column == value)
     if area_code:
-        stmt = stmt.where(Disbursement.area_code.startswith(area_code, autoescape=True))
+        stmt = stmt.where(within(Disbursement.area_code, area_code))
     if updated_since:
         stmt = stmt.where(Disbursement.updated_at >= updated_since)
     return await paginate(

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from services.kit.auth import CurrentPrincipal
 from services.kit.db import SessionDep
+from services.kit.responses import problems
 from services.kit.schemas import InputModel
 from services.subsidy.domain import SEMESTER_PATTERN, current_semester
 from services.subsidy.notices import html, service
@@ -71,7 +72,7 @@ StudentInScope = Annotated[StudentFact, Depends(student_in_scope)]
     "/{student_id}",
     response_model=Notice,
     summary="The notice to parents (告知书)",
-    responses={200: {"content": {"text/html": {}}}},
+    responses={200: {"content": {"text/html": {}}}, **problems(404)},
 )
 async def read_notice(
     student: StudentInScope,
@@ -92,7 +93,10 @@ async def read_notice(
     response_model=Acknowledgement,
     status_code=201,
     summary="Record the parents' acknowledgement",
-    responses={200: {"description": "Already acknowledged: the first record is returned"}},
+    responses={
+        200: {"model": Acknowledgement, "description": "Already acknowledged: the first record is returned"},
+        **problems(403, 404, 409),
+    },
 )
 async def acknowledge(
     student: StudentInScope,

@@ -7,6 +7,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.kit.auth import Principal, Role
 from services.kit.errors import Conflict, Forbidden, NotFound
+from services.kit.rls import within
 from services.subsidy.batches.models import Disbursement
 from services.subsidy.domain import KIND_LABELS, semester_label
 from services.subsidy.events import emit
@@ -21,8 +22,8 @@ def students_visible_to(principal: Principal):
     if principal.role is Role.school:
         return StudentFact.school_code == principal.school_code
     if principal.role is Role.village:
-        return StudentFact.village_code.startswith(principal.area_code, autoescape=True)
-    return StudentFact.area_code.startswith(principal.area_code, autoescape=True)
+        return within(StudentFact.village_code, principal.area_code)
+    return within(StudentFact.area_code, principal.area_code)
 
 
 async def student_or_404(session: AsyncSession, principal: Principal, student_id: uuid.UUID) -> StudentFact:

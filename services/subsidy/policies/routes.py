@@ -6,6 +6,7 @@ from sqlalchemy import select
 from services.kit.auth import CurrentPrincipal
 from services.kit.db import SessionDep
 from services.kit.pagination import Cursor, Limit, Page, UpdatedSince, paginate
+from services.kit.responses import problems
 from services.kit.versioning import IfMatch
 from services.subsidy.domain import Category, PolicyKind, Stage
 from services.subsidy.policies import service
@@ -40,6 +41,7 @@ EXAMPLE = {
     response_model=PolicyPublic,
     summary="Create a policy",
     openapi_extra={"requestBody": {"content": {"application/json": {"example": EXAMPLE}}}},
+    responses=problems(403, 409),
 )
 async def create_policy(data: PolicyCreate, session: SessionDep, principal: CurrentPrincipal) -> PolicyPublic:
     """Create a policy (admin: anywhere under its area; county: its county)."""
@@ -58,7 +60,7 @@ async def list_policies(
     category: Category | None = None,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
     area_code: Annotated[
-        str | None, Query(pattern=r"^\d{2,12}$", description="Policies in force here")
+        str | None, Query(pattern=r"^[0-9]{2,12}$", description="Policies in force here")
     ] = None,
     all_revisions: Annotated[bool, Query(description="Include superseded revisions")] = False,
     updated_since: UpdatedSince = None,
@@ -92,7 +94,7 @@ async def list_policies(
     )
 
 
-@router.get("/{code}", response_model=PolicyPublic, summary="Read a policy")
+@router.get("/{code}", response_model=PolicyPublic, summary="Read a policy", responses=problems(404))
 async def read_policy(
     code: Code,
     session: SessionDep,
@@ -104,7 +106,9 @@ async def read_policy(
     return service.to_public(await service.get_policy_or_404(session, principal, code, revision))
 
 
-@router.patch("/{code}", response_model=PolicyPublic, summary="Change a policy")
+@router.patch(
+    "/{code}", response_model=PolicyPublic, summary="Change a policy", responses=problems(403, 404, 409)
+)
 async def update_policy(
     policy: PolicyInScope,
     data: PolicyUpdate,

@@ -33,7 +33,7 @@ class PolicyCreate(InputModel):
     amount_fen: StrictInt = Field(gt=0, le=10**9, description="Per semester, in fen (integer)")
     years: Years = Field(min_length=1, max_length=100, description="Calendar years of the semesters")
     area_code: str | None = Field(
-        default=None, pattern=r"^\d{2,12}$", description="Where it applies; default the creator's area"
+        default=None, pattern=r"^[0-9]{2,12}$", description="Where it applies; default the creator's area"
     )
 
     @model_validator(mode="after")

@@ -6,6 +6,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.kit.auth import Principal, Role
 from services.kit.errors import Conflict, Forbidden, Invalid, NotFound
+from services.kit.rls import within
 from services.kit.versioning import check_version
 from services.subsidy.batches.models import Batch
 from services.subsidy.db import now
@@ -20,7 +21,7 @@ FIELDS = ("name", "kind", "stages", "categories", "boarding_only", "non_boarders
 def visible_to(principal: Principal):
     """Policies whose area is inside the caller's area or contains it."""
     return or_(
-        Policy.area_code.startswith(principal.area_code, autoescape=True),
+        within(Policy.area_code, principal.area_code),
         literal(principal.area_code).startswith(Policy.area_code),
     )
 
