@@ -33,7 +33,7 @@ QUICK = {
     "verification": ["--rows", "20000", "--runs", "1"],
     "rls": ["--students", "50000", "--rounds", "2", "--reps", "10"],
 }
-TAIL = 25
+TAIL = 45
 
 
 def benchmarks(only: list[str] | None) -> list[Path]:

@@ -26,7 +26,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from services.kit.embedded import EmbeddedNatsCluster
-from services.kit.stack import Stack
+from services.kit.stack import APPS, Stack
 from tests.helpers import ADMIN_PASSWORD
 
 DEDUP_WINDOW = 2.0
@@ -125,6 +125,16 @@ class Faults:
             assert r.status_code == 201, r.text
         return code, school
 
+    async def heal(self) -> None:
+        """Start whatever an earlier test left stopped, so one failure does not fail the ones after it."""
+        for name in [*(f"relay-{n}" for n in self.stack.separate_relays), *APPS]:
+            proc = self.stack.procs.get(name)
+            if proc is None or proc.poll() is not None:
+                self.start(name)
+        if self.probe is None or self.probe.poll() is not None:
+            self.start_probe()
+        await asyncio.to_thread(self.stack.wait_ready, None, 60)
+
     def stop(self) -> None:
         with contextlib.suppress(Exception):
             self.kill("probe")
@@ -170,6 +180,18 @@ def _login(url: str) -> str:
     )
     assert resp.status_code == 200, resp.text
     return resp.json()["access_token"]
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """On a failure, attach the last lines of every process's log to the report."""
+    report = yield
+    faults = getattr(item, "funcargs", {}).get("faults")
+    if report.when == "call" and report.failed and isinstance(faults, Faults):
+        for log in sorted((faults.stack.data_dir / "logs").glob("*.log")):
+            tail = log.read_text(errors="replace").splitlines()[-20:]
+            report.sections.append((f"log {log.name}", "\n".join(tail)))
+    return report
 
 
 @pytest.fixture(scope="module", params=["single", "cluster"])

@@ -51,6 +51,7 @@ NATS_DOWN = 20.0
 
 @pytest.mark.timeout(900)
 async def test_kill_relay_and_consumers_mid_stream(faults: Faults):
+    await faults.heal()
     county, school = await faults.county()
     db = await asyncpg.connect(faults.owner_url)
     rng = random.Random(2026)
@@ -126,6 +127,7 @@ async def test_kill_relay_and_consumers_mid_stream(faults: Faults):
 
 
 async def test_nats_down_for_20s_writes_succeed_and_the_outbox_drains(faults: Faults):
+    await faults.heal()
     county, school = await faults.county()
     db = await asyncpg.connect(faults.owner_url)
     seq = itertools.count()
@@ -148,12 +150,16 @@ async def test_nats_down_for_20s_writes_succeed_and_the_outbox_drains(faults: Fa
             writers = [asyncio.create_task(writer(client)) for _ in range(CLIENTS)]
             await asyncio.sleep(1)
             port = await asyncio.to_thread(stop_broker, faults)
-            down_at = time.monotonic()
-            before = sum(statuses.values())
-            await asyncio.sleep(NATS_DOWN)
-            during = sum(statuses.values()) - before
-            unpublished = await db.fetchval("SELECT count(*) FROM registry.outbox WHERE published_at IS NULL")
-            await asyncio.to_thread(start_broker, faults, port)
+            try:
+                down_at = time.monotonic()
+                before = sum(statuses.values())
+                await asyncio.sleep(NATS_DOWN)
+                during = sum(statuses.values()) - before
+                unpublished = await db.fetchval(
+                    "SELECT count(*) FROM registry.outbox WHERE published_at IS NULL"
+                )
+            finally:
+                await asyncio.to_thread(start_broker, faults, port)
             up_at = time.monotonic()
             await asyncio.sleep(1)
             stop.set()
@@ -200,6 +206,7 @@ def _in_progress(r: httpx.Response) -> bool:
 
 
 async def test_postgres_restart_under_load_fails_cleanly_then_succeeds_on_retry(faults: Faults):
+    await faults.heal()
     county, school = await faults.county()
     seq = itertools.count()
     first: Counter = Counter()  # the first answer each request got
