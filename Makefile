@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml uv.lock
 
 ## Everything up on the embedded default (PostgreSQL + NATS from wheels), demo data, logins printed.
 run: $(STAMP)
-	$(PY) -m services.kit.stack run
+	$(PY) -m deploy.stack run
 
 ## The whole suite against real PostgreSQL, NATS and HTTP (embedded unless NOL_* URLs are set).
 test: $(STAMP)
@@ -29,10 +29,10 @@ lint: $(STAMP)
 
 ## Regenerate openapi/ (one file per service, the gateway's merged file, asyncapi.yaml).
 openapi: $(STAMP)
-	$(PY) -m services.kit.openapi_dump openapi
+	$(PY) -m deploy.openapi_dump openapi
 
 check-openapi: $(STAMP)
-	$(PY) -m services.kit.openapi_dump --check openapi
+	$(PY) -m deploy.openapi_dump --check openapi
 
 bench: $(STAMP)
 	$(PY) -m bench

@@ -39,7 +39,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.kit.stack import Stack
+from deploy.stack import Stack
 
 ADMIN = ("admin", "Admin-bench-2026")
 COUNTY = "610928"

@@ -35,7 +35,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.kit.stack import Stack
+from deploy.stack import Stack
 from services.subsidy.domain import current_semester
 
 ADMIN = ("admin", "Admin-bench-2026")

@@ -42,7 +42,7 @@ from stdnum.cn import ric
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.kit.stack import Stack
+from deploy.stack import Stack
 
 ADMIN = ("admin", "Admin-bench-2026")
 COUNTY, TOWNSHIP = "610928", "610928100"

@@ -39,8 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.common import load_average, machine, median, percentile, result  # noqa: E402
-from services.kit.embedded import free_port, wait_for_port  # noqa: E402
-from services.kit.stack import Stack  # noqa: E402
+from deploy.embedded import free_port, wait_for_port  # noqa: E402
+from deploy.stack import Stack  # noqa: E402
 
 ADMIN = ("admin", "Admin-bench-2026")
 COUNTY = "610931"

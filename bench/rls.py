@@ -37,6 +37,8 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import load_average, machine, median, percentile, result
+from deploy.embedded import EmbeddedPostgres
+from deploy.migrate import upgrade
 from services.dropout.absences.models import Absence
 from services.dropout.absences.service import absence_scope
 from services.dropout.cases.models import Case as DropoutCase
@@ -44,8 +46,6 @@ from services.dropout.cases.models import CaseAction
 from services.dropout.cases.service import in_scope as cases_in_scope
 from services.kit.auth import Principal, Role
 from services.kit.db import make_engine, service_url, sessionmaker_for
-from services.kit.embedded import EmbeddedPostgres
-from services.kit.migrate import upgrade
 from services.kit.pagination import paginate
 from services.kit.rls import acting_as, scope_for, within
 from services.kit.settings import Settings

@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import result
-from services.kit.stack import Stack
+from deploy.stack import Stack
 
 ADMIN = ("admin", "Admin-bench-2026")
 PROVINCE, COUNTY = "61", "610101"

@@ -41,7 +41,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.kit.stack import Stack
+from deploy.stack import Stack
 
 ADMIN = ("admin", "Admin-bench-2026")
 SEMESTER, REF, SPAN_FROM = "2026-autumn", date(2026, 9, 1), date(2026, 3, 1)

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from services.kit.stack import Stack
+from deploy.stack import Stack
 from tests.helpers import ADMIN_PASSWORD, Api, World
 
 RUN_ID = secrets.token_hex(4)

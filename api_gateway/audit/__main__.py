@@ -5,16 +5,14 @@ import sys
 
 from api_gateway.audit.chain import verify_chain
 from services.kit.db import make_engine, service_url
-from services.kit.embedded import EmbeddedPostgres
 from services.kit.settings import get_settings
 
 
 async def _verify() -> int:
     settings = get_settings()
     if not settings.database_url:
-        # Embedded mode: the launcher's server, reused if it is already running.
-        settings = settings.model_copy(
-            update={"database_url": EmbeddedPostgres(settings.data_dir).start()})
+        print("NOL_DATABASE_URL is not set (embedded: `python -m deploy.audit verify`)", file=sys.stderr)
+        return 2
     engine = make_engine(service_url(settings, "gateway"), pool_size=1,
                          application_name="nol-audit-verify")
     try:

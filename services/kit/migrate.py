@@ -1,15 +1,13 @@
 """Migrations: one Alembic environment per schema, plus the per-service database roles.
 
-`python -m services.kit.migrate` upgrades every schema to head as the owner
-(NOL_DATABASE_URL) and makes sure each service's role can use its own schema
-and nothing else.
+The Alembic environment helper and the role grants; `python -m deploy.migrate` runs them for
+every schema as the owner (NOL_DATABASE_URL), so each service's role can use its own schema and
+nothing else.
 """
 
 import asyncio
-import sys
 from pathlib import Path
 
-from alembic import command
 from alembic.config import Config
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
@@ -103,19 +101,3 @@ async def grant_roles(settings: Settings) -> None:
             for stmt in grant_sql(settings, schema):
                 await conn.execute(text(stmt))
     await engine.dispose()
-
-
-def upgrade(settings: Settings | None = None, revision: str = "head") -> None:
-    """Upgrade every schema and grant the service roles."""
-    settings = settings or get_settings()
-    for schema in SCHEMAS:
-        command.upgrade(alembic_config(schema, settings), revision)
-    asyncio.run(grant_roles(settings))
-
-
-if __name__ == "__main__":
-    args = sys.argv[1:]
-    if not args or args[0] == "upgrade":
-        upgrade()
-    else:
-        sys.exit(f"usage: python -m services.kit.migrate [upgrade]; got {args}")

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from services.demo import data as demo
+from deploy.demo import data as demo
 from services.registry.areas.schemas import AreaCreate
 from services.registry.domain import SCHOOL_TYPES
 from services.registry.schools.schemas import SchoolCreate

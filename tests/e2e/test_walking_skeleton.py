@@ -5,8 +5,8 @@ import time
 
 import httpx
 
-from services.demo.load import load_demo
-from services.kit.stack import Stack
+from deploy.demo.load import load_demo
+from deploy.stack import Stack
 from tests.helpers import ADMIN_PASSWORD, Api, birth_for, make_id_number
 
 

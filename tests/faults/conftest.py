@@ -25,8 +25,8 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from services.kit.embedded import EmbeddedNatsCluster
-from services.kit.stack import APPS, Stack
+from deploy.embedded import EmbeddedNatsCluster
+from deploy.stack import APPS, Stack
 from tests.helpers import ADMIN_PASSWORD
 
 DEDUP_WINDOW = 2.0

@@ -18,10 +18,10 @@ import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from api_gateway.main import create_app
+from deploy.embedded import free_port
+from deploy.stack import Stack
 from services.kit.db import async_url
-from services.kit.embedded import free_port
 from services.kit.settings import Settings
-from services.kit.stack import Stack
 from tests.helpers import ADMIN_PASSWORD
 
 ADMIN_USER = "admin"

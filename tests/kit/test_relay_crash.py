@@ -4,7 +4,7 @@ import asyncio
 import random
 import signal
 
-from services.kit.stack import Stack
+from deploy.stack import Stack
 from tests.helpers import World, eventually
 
 N = 200

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from services.kit.stack import Stack
+from deploy.stack import Stack
 from tests import conftest
 from tests.helpers import Api, eventually
 from tests.security import access_matrix as m

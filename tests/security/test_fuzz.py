@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from services.kit.stack import Stack
+from deploy.stack import Stack
 from tests.helpers import USER_PASSWORD, Api, World, eventually
 
 EXAMPLES = 10

@@ -7,8 +7,8 @@ import uuid
 import httpx
 import pytest
 
+from deploy.stack import Stack
 from services.kit.settings import SERVICES
-from services.kit.stack import Stack
 from tests import tokens
 from tests.helpers import USER_PASSWORD, Api, eventually
 

@@ -8,23 +8,21 @@ from pathlib import Path
 
 import yaml
 
-from services.kit.catalog import asyncapi_document
+from services.contracts.events import asyncapi_document
 from services.kit.settings import SERVICES
 
 
 def documents() -> dict[str, str]:
     """Return file name → content of everything under openapi/."""
     out: dict[str, str] = {}
-    catalogues = {}
     for name in SERVICES:
         app = importlib.import_module(f"services.{name}.main").create_app()
         out[f"{name}.json"] = _json(app.openapi())
-        catalogues[name] = getattr(importlib.import_module(f"services.{name}.events"), "CATALOG", [])
     from api_gateway.openapi_merge import merged_openapi
 
     out["gateway.json"] = _json(merged_openapi())
     out["asyncapi.yaml"] = yaml.safe_dump(
-        asyncapi_document(catalogues), allow_unicode=True, sort_keys=False, width=100
+        asyncapi_document(), allow_unicode=True, sort_keys=False, width=100
     )
     return out
 

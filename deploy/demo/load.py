@@ -17,13 +17,14 @@ import os
 import random
 import time
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from services.demo.data import COUNTY, Dataset, demo_dataset
+from deploy.demo.data import COUNTY, Dataset, demo_dataset
+from services.contracts import calendar
 
 CONCURRENCY = 16
 PROGRESS_EVERY = 500
@@ -237,7 +238,7 @@ async def _subsidy(api: _Api, data: Any, users: list[dict[str, Any]]) -> int:
         roles[role] = _Api(api.http, logins[role]["username"], logins[role]["password"])
         await roles[role].login()
     school = logins["school"]["school_code"]
-    today = date.today()
+    today = calendar.today()
     paid = 0
     for semester, pay in ((f"{today.year}-spring", True), (f"{today.year}-autumn", False)):
         for code in ("CN-LIVING-BOARD-PRIMARY", "CN-LIVING-NONBOARD-PRIMARY"):

@@ -17,6 +17,8 @@ from typing import Any
 
 from stdnum.cn import ric
 
+from services.contracts import calendar
+
 PROVINCE = ("61", "陕西省")
 CITY = ("6109", "安康市")
 COUNTY = ("610928", "旬阳市")
@@ -221,7 +223,7 @@ class Dataset:
 
 def school_year_start(today: date | None = None) -> date:
     """1 September of the current school year."""
-    today = today or date.today()
+    today = today or calendar.today()
     return date(today.year if today.month >= 9 else today.year - 1, 9, 1)
 
 

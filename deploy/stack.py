@@ -1,6 +1,6 @@
 """Run the whole system: servers (embedded unless given), migrations, four services, gateway.
 
-`python -m services.kit.stack run` is what `make run` calls. Tests use `Stack`
+`python -m deploy.stack run` is what `make run` calls. Tests use `Stack`
 directly, on free ports and a data dir of their own.
 """
 
@@ -16,7 +16,7 @@ from typing import IO
 
 import httpx
 
-from services.kit.embedded import EmbeddedServers, free_port
+from deploy.embedded import EmbeddedServers, free_port
 from services.kit.settings import SERVICES
 
 APPS = {name: f"services.{name}.main:create_app" for name in SERVICES} | {
@@ -79,7 +79,7 @@ class Stack:
 
     def migrate(self) -> None:
         subprocess.run(
-            [sys.executable, "-m", "services.kit.migrate", "upgrade"], env=self.full_env, check=True
+            [sys.executable, "-m", "deploy.migrate", "upgrade"], env=self.full_env, check=True
         )
 
     def port_of(self, name: str) -> int:
@@ -97,7 +97,7 @@ class Stack:
             out = open(self.log_dir / f"{name}.log", "ab")
             self._logs.append(out)
         if name.startswith("relay-"):
-            cmd = [sys.executable, "-m", "services.kit.relay_main", name.removeprefix("relay-")]
+            cmd = [sys.executable, "-m", "deploy.relay_main", name.removeprefix("relay-")]
         else:
             cmd = [
                 sys.executable,
@@ -199,7 +199,7 @@ def run() -> None:
         stack.start()
         logins: list[tuple[str, str, str]] = []
         if demo:
-            from services.demo.load import load_demo
+            from deploy.demo.load import load_demo
 
             logins = load_demo(stack.url(), admin=(env["NOL_ADMIN_USERNAME"], env["NOL_ADMIN_PASSWORD"]))
         _print_banner(stack, logins)
@@ -217,4 +217,4 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["run"]:
         run()
     else:
-        sys.exit("usage: python -m services.kit.stack run")
+        sys.exit("usage: python -m deploy.stack run")

@@ -1,4 +1,4 @@
-"""Run one service's outbox relay as its own process: `python -m services.kit.relay_main registry`.
+"""Run one service's outbox relay as its own process: `python -m deploy.relay_main registry`.
 
 Services relay in-process by default (NOL_RELAY_IN_PROCESS=true); production may
 run relays apart, several per schema (rows are claimed with SKIP LOCKED).
@@ -39,5 +39,5 @@ async def main(service: str) -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in SERVICES:
-        sys.exit(f"usage: python -m services.kit.relay_main {{{'|'.join(SERVICES)}}}")
+        sys.exit(f"usage: python -m deploy.relay_main {{{'|'.join(SERVICES)}}}")
     asyncio.run(main(sys.argv[1]))
