@@ -7,12 +7,13 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from services.kit.db import service_metadata
-from services.kit.events import inbox_table, outbox_table
+from services.kit.events import dead_letter_table, inbox_table, outbox_table
 
 SCHEMA = "dropout"
 metadata = service_metadata(SCHEMA)
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
+dead_letter = dead_letter_table(metadata)
 
 
 class DropoutModel(SQLModel, registry=registry(metadata=metadata)):

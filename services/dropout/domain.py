@@ -1,12 +1,14 @@
 """Vocabularies and rules of dropout monitoring: reasons, statuses, compulsory age, local dates."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 from enum import StrEnum
 
-# Schools keep China Standard Time: a return "on a day" is that day in Beijing, whatever the server's zone.
-CST = timezone(timedelta(hours=8), "CST")
-COMPULSORY_STAGES = ("primary", "junior")
-COMPULSORY_AGES = range(6, 16)  # 6..15 on 1 September of the school year
+from services.contracts.calendar import Semester, age_on, local_date, school_year_start
+from services.contracts.calendar import today as today_local
+from services.contracts.vocabulary import COMPULSORY_AGES, COMPULSORY_STAGES, CaseSource
+
+# Dates are the deployment's (Asia/Shanghai by default): a return "on a day" is that day in Beijing.
+__all__ = ["CaseSource", "age_on", "local_date", "school_year_start", "today_local"]
 
 
 class AbsenceReason(StrEnum):
@@ -73,13 +75,6 @@ class CloseOutcome(StrEnum):
     moved_away = "moved_away"
 
 
-class CaseSource(StrEnum):
-    absences = "absences"
-    enrollment = "enrollment"
-    verification = "verification"
-    manual = "manual"
-
-
 class VerificationReason(StrEnum):
     """Why an enrolled student has not arrived at the start of a semester; `unexplained` opens a case."""
 
@@ -104,25 +99,6 @@ class Placement(StrEnum):
 NEEDS_REASON = (Placement.deferred, Placement.exempt)
 
 
-def today_local() -> date:
-    """Return today's date in China Standard Time."""
-    return datetime.now(CST).date()
-
-
-def local_date(at: datetime) -> date:
-    """Return the CST date of an aware time."""
-    return at.astimezone(CST).date()
-
-
-def school_year_start(on: date) -> date:
-    """Return 1 September of the school year `on` falls in."""
-    return date(on.year if on.month >= 9 else on.year - 1, 9, 1)
-
-
-def age_on(birth_date: date, on: date) -> int:
-    return on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))
-
-
 def is_compulsory(*, stage: str | None, birth_date: date | None, on: date) -> bool:
     """Compulsory (义务教育): in primary or junior, or aged 6-15 on 1 September of the school year."""
     if stage in COMPULSORY_STAGES:
@@ -131,6 +107,5 @@ def is_compulsory(*, stage: str | None, birth_date: date | None, on: date) -> bo
 
 
 def semester_start(semester: str) -> date:
-    """Return the first day a semester's check refers to (1 March or 1 September)."""
-    year, _, term = semester.partition("-")
-    return date(int(year), 3 if term == "spring" else 9, 1)
+    """Return the day a semester's start check refers to: its opening day (1 March / 1 September)."""
+    return Semester.parse(semester).opening_day

@@ -2,6 +2,7 @@
 
 from fastapi import FastAPI
 
+from services.contracts import events
 from services.dropout.absences.routes import router as absences_router
 from services.dropout.calendar.routes import router as calendar_router
 from services.dropout.cases.roster import on_child_not_in_school
@@ -34,6 +35,7 @@ SPEC = ServiceSpec(
     ],
     outbox=outbox,
     inbox=inbox,
+    parse=events.parse,
     subscriptions=[
         Subscription(name="dropout-students", subjects=["edu.registry.student.>"], handler=on_student_event),
         Subscription(

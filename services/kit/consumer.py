@@ -2,7 +2,6 @@
 
 import asyncio
 import contextlib
-import json
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -19,7 +18,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.kit.settings import Settings
 
 log = structlog.get_logger()
-Handler = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
+# An event as the service's contracts parse it: has `.id` and `.type`.
+Handler = Callable[[AsyncSession, Any], Awaitable[None]]
+Parser = Callable[[bytes], Any]
 
 
 class Consumer:
@@ -31,25 +32,26 @@ class Consumer:
         name: str,
         subjects: list[str],
         handler: Handler,
+        parse: Parser,
         inbox: Table,
         sessionmaker: async_sessionmaker[AsyncSession],
         js: JetStreamContext,
         settings: Settings,
         batch: int = 200,
     ):
-        self.name, self.handler, self.inbox = name, handler, inbox
+        self.name, self.handler, self.parse, self.inbox = name, handler, parse, inbox
         self.subjects = [f"{settings.subject_prefix}.{s.partition('.')[2]}" for s in subjects]
         self.sessionmaker, self.js, self.settings, self.batch = sessionmaker, js, settings, batch
         self.applied = 0
         self.duplicates = 0
 
-    async def apply(self, event: dict[str, Any]) -> bool:
+    async def apply(self, event: Any) -> bool:
         """Apply one event unless the inbox already has it; return whether it was applied."""
         async with self.sessionmaker() as session, session.begin():
             inserted = (
                 await session.execute(
                     insert(self.inbox)
-                    .values(event_id=uuid.UUID(event["id"]), type=event["type"], consumer=self.name)
+                    .values(event_id=uuid.UUID(event.id), type=event.type, consumer=self.name)
                     .on_conflict_do_nothing(index_elements=["event_id"])
                     .returning(self.inbox.c.event_id)
                 )
@@ -61,9 +63,9 @@ class Consumer:
         self.applied += 1
         return True
 
-    async def apply_many(self, events: list[dict[str, Any]]) -> int:
+    async def apply_many(self, events: list[Any]) -> int:
         """Apply events in order in ONE transaction (inbox rows and effects together); return how many."""
-        ids = [uuid.UUID(e["id"]) for e in events]
+        ids = [uuid.UUID(e.id) for e in events]
         async with self.sessionmaker() as session, session.begin():
             fresh = set(
                 (
@@ -71,7 +73,7 @@ class Consumer:
                         insert(self.inbox)
                         .values(
                             [
-                                {"event_id": i, "type": e["type"], "consumer": self.name}
+                                {"event_id": i, "type": e.type, "consumer": self.name}
                                 for i, e in zip(ids, events, strict=True)
                             ]
                         )
@@ -137,10 +139,10 @@ class Consumer:
         events, good = [], []
         for msg in msgs:
             try:
-                events.append(json.loads(msg.data))
+                events.append(self.parse(msg.data))
                 good.append(msg)
-            except ValueError:
-                log.error("undecodable event dropped", consumer=self.name, subject=msg.subject)
+            except ValueError as exc:
+                log.error("unreadable event dropped", consumer=self.name, subject=msg.subject, error=str(exc))
                 await msg.term()
         if len(good) > 1:
             try:
@@ -158,9 +160,9 @@ class Consumer:
 
     async def _handle(self, msg: Any) -> None:
         try:
-            event = json.loads(msg.data)
-        except ValueError:
-            log.error("undecodable event dropped", consumer=self.name, subject=msg.subject)
+            event = self.parse(msg.data)
+        except ValueError as exc:
+            log.error("unreadable event dropped", consumer=self.name, subject=msg.subject, error=str(exc))
             await msg.term()
             return
         try:
@@ -171,8 +173,8 @@ class Consumer:
             log.exception(
                 "event handling failed; will be redelivered",
                 consumer=self.name,
-                event_id=event.get("id"),
-                type=event.get("type"),
+                event_id=event.id,
+                type=event.type,
                 error=repr(exc),
             )
             await msg.nak(delay=2)

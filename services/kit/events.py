@@ -1,10 +1,24 @@
 """The event envelope, the outbox table and `add_event` (same transaction as the change)."""
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, Integer, MetaData, String, Table, func, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,8 +36,51 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("payload", JSONB, nullable=False),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("published_at", DateTime(timezone=True)),
+        # Commit-independent order of the service's writes: `X-Event-Position: <service>:<position>`.
+        Column("position", BigInteger, Identity(always=True), nullable=False),
+        Index("ix_outbox_position", "position", unique=True),
         Index("ix_outbox_unpublished", "created_at", postgresql_where=text("published_at IS NULL")),
     )
+
+
+def dead_letter_table(metadata: MetaData) -> Table:
+    """Define a service's dead letters: events a consumer gave up on, kept with the error for a replay."""
+    return Table(
+        "dead_letter",
+        metadata,
+        Column("id", BigInteger, Identity(always=True), primary_key=True),
+        Column("consumer", String(64), nullable=False),
+        Column("event_id", UUID(as_uuid=True)),
+        Column("type", String(120)),
+        Column("subject", String(200), nullable=False),
+        Column("stream_seq", BigInteger),
+        Column("payload", Text, nullable=False),
+        Column("error", Text, nullable=False),
+        Column("attempts", Integer, nullable=False),
+        # open → replayed (applied again after a fix) or resolved (dismissed with a note)
+        Column("status", String(16), nullable=False, server_default="open"),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("resolved_at", DateTime(timezone=True)),
+        Column("resolved_by", String(120)),
+        Column("note", Text),
+        Index("ix_dead_letter_open", "consumer", postgresql_where=text("status = 'open'")),
+    )
+
+
+def backbone_ddl(schema: str) -> list[str]:
+    """Return the DDL that adds dead letters and outbox positions to a service created before them."""
+    return [
+        f"""CREATE TABLE {schema}.dead_letter (
+            id bigint GENERATED ALWAYS AS IDENTITY CONSTRAINT pk_dead_letter PRIMARY KEY,
+            consumer varchar(64) NOT NULL, event_id uuid, type varchar(120), subject varchar(200) NOT NULL,
+            stream_seq bigint, payload text NOT NULL, error text NOT NULL, attempts integer NOT NULL,
+            status varchar(16) NOT NULL DEFAULT 'open',
+            created_at timestamptz NOT NULL DEFAULT now(), resolved_at timestamptz,
+            resolved_by varchar(120), note text)""",
+        f"CREATE INDEX ix_dead_letter_open ON {schema}.dead_letter (consumer) WHERE status = 'open'",
+        f"ALTER TABLE {schema}.outbox ADD COLUMN position bigint GENERATED ALWAYS AS IDENTITY",
+        f"CREATE UNIQUE INDEX ix_outbox_position ON {schema}.outbox (position)",
+    ]
 
 
 def inbox_table(metadata: MetaData) -> Table:
@@ -96,11 +153,18 @@ async def add_event(session: AsyncSession, outbox: Table, event: dict[str, Any])
     )
 
 
-class Emitter:
-    """A service's way to record its events: `await emit(session, type, subject=..., data=...)`."""
+Validator = Callable[[dict[str, Any]], dict[str, Any]]
 
-    def __init__(self, outbox: Table, source: str):
-        self.outbox, self.source = outbox, source
+
+class Emitter:
+    """A service's way to record its events: `await emit(session, type, subject=..., data=...)`.
+
+    Each event passes `validate` (the contracts' catalogue) before it enters the outbox, so a
+    malformed event fails the producer's transaction instead of reaching a consumer.
+    """
+
+    def __init__(self, outbox: Table, source: str, *, validate: Validator):
+        self.outbox, self.source, self.validate = outbox, source, validate
 
     def event(
         self,
@@ -112,17 +176,25 @@ class Emitter:
         school_code: str | None = None,
         version: int | None = None,
     ) -> dict[str, Any]:
-        """Build an envelope of this service's."""
-        return envelope(
-            event_type=event_type,
-            source=self.source,
-            subject=subject,
-            data=data,
-            area_code=area_code,
-            school_code=school_code,
-            version=version,
+        """Build an envelope of this service's, checked against the catalogue."""
+        return self.validate(
+            envelope(
+                event_type=event_type,
+                source=self.source,
+                subject=subject,
+                data=data,
+                area_code=area_code,
+                school_code=school_code,
+                version=version,
+            )
         )
 
     async def __call__(self, session: AsyncSession, event_type: str, **kw: Any) -> None:
         """Record one event in the outbox, in the session's transaction."""
         await add_event(session, self.outbox, self.event(event_type, **kw))
+
+    async def emit_all(self, session: AsyncSession, events: list[dict[str, Any]]) -> None:
+        """Write events built with `event` to the outbox in one statement."""
+        if events:
+            rows = [{"id": e["id"], "type": e["type"], "subject": e["subject"], "payload": e} for e in events]
+            await session.execute(self.outbox.insert(), rows)

@@ -65,9 +65,7 @@ class Relay:
                 )
                 for row in rows
             ]
-            await asyncio.wait_for(
-                asyncio.gather(*futures), timeout=self.settings.relay_ack_timeout_seconds
-            )
+            await asyncio.wait_for(asyncio.gather(*futures), timeout=self.settings.relay_ack_timeout_seconds)
             await conn.execute(
                 t.update().where(t.c.id.in_([row.id for row in rows])).values(published_at=func.now())
             )

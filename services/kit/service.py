@@ -13,7 +13,7 @@ from sqlalchemy import Table, text
 from services.kit import nats as kit_nats
 from services.kit import rls
 from services.kit.auth import RequireTokenMiddleware, TokenVerifier
-from services.kit.consumer import Consumer, Handler
+from services.kit.consumer import Consumer, Handler, Parser
 from services.kit.db import make_engine, service_url, sessionmaker_for
 from services.kit.errors import install_error_handlers
 from services.kit.logging import configure_logging
@@ -48,6 +48,8 @@ class ServiceSpec:
     outbox: Table
     inbox: Table
     subscriptions: Sequence[Subscription] = field(default_factory=list)
+    # Reads a raw event into the typed model its handlers take (the contracts' `events.parse`).
+    parse: Parser | None = None
     openapi_tags: list[dict] | None = None
 
 
@@ -76,6 +78,7 @@ async def _run_events(app: FastAPI, spec: ServiceSpec, settings: Settings) -> No
             name=sub.name,
             subjects=sub.subjects,
             handler=sub.handler,
+            parse=spec.parse,
             inbox=spec.inbox,
             sessionmaker=app.state.sessionmaker,
             js=js,

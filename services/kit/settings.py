@@ -15,7 +15,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="NOL_", extra="ignore")
 
-    # Servers. Unset URLs mean "run the embedded ones" (see services.kit.embedded).
+    # Servers. Unset URLs mean "run the embedded ones" (see deploy.embedded).
     database_url: str | None = None
     nats_url: str | None = None
     data_dir: Path = Path(".data")
@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     dropout_case_after_days: int = 3
     dropout_escalate_after_days: int = 7
     holidays: list[date] = Field(default_factory=list)
+
+    # The deployment's time zone: "today" everywhere is the date there (services.contracts.calendar).
+    timezone: str = "Asia/Shanghai"
 
     log_level: str = "INFO"
     log_json: bool = False

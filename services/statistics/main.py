@@ -2,6 +2,7 @@
 
 from fastapi import FastAPI
 
+from services.contracts import events
 from services.kit.service import ServiceSpec, Subscription, create_service_app
 from services.kit.settings import Settings
 from services.statistics.db import inbox, outbox
@@ -18,6 +19,7 @@ SPEC = ServiceSpec(
     routers=[figures_router, locks_router, rebuild_router, verification_router],
     outbox=outbox,
     inbox=inbox,
+    parse=events.parse,
     subscriptions=[Subscription(name="statistics", subjects=SUBJECTS, handler=on_event)],
 )
 

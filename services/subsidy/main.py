@@ -2,6 +2,7 @@
 
 from fastapi import FastAPI
 
+from services.contracts import events
 from services.kit.service import ServiceSpec, Subscription, create_service_app
 from services.kit.settings import Settings
 from services.subsidy.batches.publicity_routes import router as publicity_router
@@ -30,6 +31,7 @@ SPEC = ServiceSpec(
     ],
     outbox=outbox,
     inbox=inbox,
+    parse=events.parse,
     subscriptions=[
         Subscription(
             name="subsidy-registry",

@@ -5,7 +5,8 @@ from datetime import date, timedelta
 from services.dropout.absences.rules import run_reaching
 from services.dropout.calendar.service import Calendar
 from services.dropout.cases.checks import return_verdict, seconds_until_next_run
-from services.dropout.domain import CST, is_compulsory, semester_start
+from services.contracts.calendar import zone
+from services.dropout.domain import is_compulsory, semester_start
 
 D = date.fromisoformat
 HOLIDAY = Calendar(holidays=frozenset({D("2026-10-21")}), extra_days=frozenset({D("2026-10-10")}))
@@ -100,6 +101,6 @@ class TestCompulsory:
 def test_daily_run_is_at_two_in_the_morning_cst():
     from datetime import datetime, time
 
-    at = datetime.combine(D("2026-10-12"), time(1, 0), CST)
+    at = datetime.combine(D("2026-10-12"), time(1, 0), zone())
     assert seconds_until_next_run(at) == 3600
     assert seconds_until_next_run(at + timedelta(hours=1)) == 24 * 3600

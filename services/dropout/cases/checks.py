@@ -11,11 +11,12 @@ from fastapi import FastAPI
 from sqlalchemy import select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.contracts.calendar import now, zone
 from services.dropout.absences.models import Absence
 from services.dropout.calendar.service import Calendar, calendars_for
 from services.dropout.cases import lifecycle
 from services.dropout.cases.models import Case
-from services.dropout.domain import CST, UNRETURNED_STATUSES, CaseStatus, Level, today_local
+from services.dropout.domain import UNRETURNED_STATUSES, CaseStatus, Level, today_local
 from services.dropout.students.models import Student
 from services.kit import rls
 from services.kit.rls import within
@@ -23,7 +24,7 @@ from services.kit.settings import get_settings
 
 log = structlog.get_logger()
 CHECK_LOCK = 0x6E6F6C64  # advisory lock: one run of the checks at a time
-DAILY_AT = time(2, 0)  # CST
+DAILY_AT = time(2, 0)  # local time (the deployment's zone)
 
 
 def return_verdict(
@@ -158,14 +159,14 @@ async def run_checks(session: AsyncSession, *, area: str, today: date) -> dict:
 
 
 def seconds_until_next_run(at: datetime) -> float:
-    nxt = datetime.combine(at.astimezone(CST).date(), DAILY_AT, CST)
+    nxt = datetime.combine(at.astimezone(zone()).date(), DAILY_AT, zone())
     if nxt <= at:
         nxt += timedelta(days=1)
     return (nxt - at).total_seconds()
 
 
 async def daily(app: FastAPI) -> None:
-    """Run the checks for everything once at start (catching up) and then every day at 02:00 CST."""
+    """Run the checks for everything once at start (catching up) and then every day at 02:00 local time."""
     while True:
         try:
             async with app.state.sessionmaker() as session, session.begin():
@@ -175,7 +176,7 @@ async def daily(app: FastAPI) -> None:
             raise
         except Exception as exc:
             log.exception("dropout daily checks failed", error=repr(exc))
-        await asyncio.sleep(seconds_until_next_run(datetime.now(CST)))
+        await asyncio.sleep(seconds_until_next_run(now()))
 
 
 @contextlib.asynccontextmanager

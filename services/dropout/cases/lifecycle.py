@@ -4,10 +4,11 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.contracts.calendar import zone
 from services.dropout.cases.models import Case, CaseAction
 from services.dropout.cases.opening import case_event, opening_tasks
 from services.dropout.db import now
-from services.dropout.domain import CST, NEXT_LEVEL, CaseStatus, CloseOutcome, Level, today_local
+from services.dropout.domain import NEXT_LEVEL, CaseStatus, CloseOutcome, Level, today_local
 from services.dropout.events import emit_all
 from services.dropout.students.models import Student
 from services.dropout.tasks.models import Task
@@ -22,8 +23,8 @@ def _touch(case: Case) -> None:
 
 
 def system_time(on: date) -> datetime:
-    """Noon CST of a day, for steps the system takes "on" that day."""
-    return datetime.combine(on, time(12), CST).astimezone(UTC)
+    """Noon (local time) of a day, for steps the system takes "on" that day."""
+    return datetime.combine(on, time(12), zone()).astimezone(UTC)
 
 
 async def escalate(

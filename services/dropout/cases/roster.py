@@ -7,11 +7,12 @@ household's village, so the township and county (and the village cadres) can fol
 
 import uuid
 from datetime import UTC, date, datetime
-from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.contracts import calendar
+from services.contracts.events import Event
 from services.dropout.cases.opening import open_case
 from services.dropout.domain import CaseSource
 from services.dropout.students.models import Student
@@ -24,19 +25,19 @@ def child_id(id_number_hash: str) -> uuid.UUID:
     return uuid.uuid5(UNREGISTERED, id_number_hash)
 
 
-async def on_child_not_in_school(session: AsyncSession, event: dict[str, Any]) -> None:
+async def on_child_not_in_school(session: AsyncSession, event: Event) -> None:
     """Open a case (source `verification`) for a roster child enrolled nowhere, unless one is active."""
-    d = event["data"]
-    student = await session.get(Student, uuid.UUID(d["student_id"])) if d.get("student_id") else None
+    d = event.data
+    student = await session.get(Student, uuid.UUID(d.student_id)) if d.student_id else None
     if student is None:
-        area = d["area_code"]
+        area = d.area_code
         values = {
-            "id": child_id(d["id_number_hash"]),
-            "name": d["name"],
+            "id": child_id(d.id_number_hash),
+            "name": d.name,
             "area_code": area,
             "village_code": area if len(area) == 12 else None,
             "status": "not_registered",
-            "birth_date": date.fromisoformat(d["birth_date"]),
+            "birth_date": date.fromisoformat(d.birth_date),
             "version": 0,
             "updated_at": datetime.now(UTC),
         }
@@ -46,8 +47,8 @@ async def on_child_not_in_school(session: AsyncSession, event: dict[str, Any]) -
         session,
         student=student,
         source=CaseSource.verification,
-        opened_on=date.today(),
+        opened_on=calendar.today(),
         actor="platform-roster",
-        note=f"扶贫平台名单核查发现未在校 (户编号 {d['household_platform_id']}, {d['semester']}, "
-        f"第{d['roster_version']}版名单)",
+        note=f"扶贫平台名单核查发现未在校 (户编号 {d.household_platform_id}, {d.semester}, "
+        f"第{d.roster_version}版名单)",
     )

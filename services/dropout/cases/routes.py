@@ -146,7 +146,8 @@ async def run_daily_checks(
     session: SessionDep, principal: CurrentPrincipal, data: CheckRun | None = None
 ) -> dict:
     """Run the escalation timer and the confirmation of returns for the caller's area (county, admin),
-    as of `today` (default: today in CST). The service runs them by itself every day at 02:00 CST."""
+    as of `today` (default: today in the deployment's zone). The service runs them by itself every
+    day at 02:00 local time."""
     if principal.role not in (Role.admin, Role.county):
         raise Forbidden("Only county and admin users run the checks")
     today = (data.today if data else None) or today_local()

@@ -69,7 +69,9 @@ class CasePublic(Stored):
 
 
 class CheckRun(InputModel):
-    today: date | None = Field(default=None, description="Run as of this date (default: today in CST)")
+    today: date | None = Field(
+        default=None, description="Run as of this date (default: today in the deployment's zone)"
+    )
 
 
 class CheckResult(BaseModel):

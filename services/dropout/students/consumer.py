@@ -1,42 +1,41 @@
 """Keep `student` in step with registry student events; a compulsory-age dropout opens a case."""
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.contracts.events import Event
 from services.dropout.cases.opening import open_case
 from services.dropout.domain import CaseSource, is_compulsory
 from services.dropout.students.models import Student
 
 
-def _values(event: dict[str, Any]) -> dict[str, Any]:
-    d = event["data"]
+def _values(event: Event) -> dict[str, Any]:
+    d = event.data
     return {
-        "id": uuid.UUID(d["id"]),
-        "name": d.get("name") or "",
-        "school_code": d.get("school_code"),
-        "area_code": d.get("area_code"),
-        "village_code": d.get("village_code"),
-        "household_id": uuid.UUID(d["household_id"]) if d.get("household_id") else None,
-        "stage": d.get("stage"),
-        "grade": d.get("grade"),
-        "status": d["status"],
-        "birth_date": date.fromisoformat(d["birth_date"]) if d.get("birth_date") else None,
-        "groups": d.get("groups") or [],
-        "categories": d.get("categories") or [],
-        "disability": d.get("disability"),
-        "version": event["version"],
-        "updated_at": datetime.fromisoformat(event["time"]),
+        "id": uuid.UUID(d.id),
+        "name": d.name or "",
+        "school_code": d.school_code,
+        "area_code": d.area_code,
+        "village_code": d.village_code,
+        "household_id": uuid.UUID(d.household_id) if d.household_id else None,
+        "stage": d.stage,
+        "grade": d.grade,
+        "status": d.status,
+        "birth_date": date.fromisoformat(d.birth_date) if d.birth_date else None,
+        "groups": d.groups or [],
+        "categories": d.categories or [],
+        "disability": d.disability,
+        "version": event.version or 0,
+        "updated_at": event.time,
     }
 
 
-async def on_student_event(session: AsyncSession, event: dict[str, Any]) -> None:
+async def on_student_event(session: AsyncSession, event: Event) -> None:
     """Upsert the student unless a newer version is held; open a case for a compulsory-age dropout."""
-    if not {"id", "status"} <= set(event.get("data") or {}) or event.get("version") is None:
-        return  # not a student snapshot (a future event type): nothing to project
     values = _values(event)
     table = Student.__table__
     stmt = insert(table).values(**values)
@@ -46,11 +45,11 @@ async def on_student_event(session: AsyncSession, event: dict[str, Any]) -> None
         where=table.c.version < stmt.excluded.version,
     )
     await session.execute(stmt)
-    change = event["data"].get("change") or {}
-    if change.get("kind") != "drop_out":
+    change = getattr(event.data, "change", None)  # enrollment_changed events carry the change
+    if change is None or change.kind != "drop_out":
         return
     student = await session.get(Student, values["id"], populate_existing=True)
-    effective = date.fromisoformat(change["effective_date"])
+    effective = date.fromisoformat(change.effective_date)
     # A later event (a return) may already be applied: only a student still out gets a case.
     if student is None or student.status != "dropped_out":
         return
@@ -62,6 +61,6 @@ async def on_student_event(session: AsyncSession, event: dict[str, Any]) -> None
         source=CaseSource.enrollment,
         opened_on=effective,
         absent_since=effective,
-        actor=change.get("actor") or "registry",
-        note=change.get("reason"),
+        actor=change.actor or "registry",
+        note=change.reason,
     )

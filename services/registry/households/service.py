@@ -7,6 +7,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.contracts import calendar
 from services.kit.auth import Principal, Role
 from services.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from services.kit.rls import as_system, within
@@ -33,7 +34,7 @@ def visible_to(principal: Principal):
 
 def current_kinds(statuses: list[dict], on: date | None = None) -> set[str]:
     """Return the status kinds in force on a date (today by default)."""
-    on = on or date.today()
+    on = on or calendar.today()
     out = set()
     for s in statuses:
         since = date.fromisoformat(s["since"])

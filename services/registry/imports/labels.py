@@ -1,7 +1,17 @@
-"""Chinese labels accepted for coded values in imported files (codes are accepted too)."""
+"""Chinese labels accepted for coded values in imported files (codes are accepted too).
+
+The words and their aliases are the contracts' vocabulary; this module only reads cells.
+"""
 
 import re
 
+from services.contracts.vocabulary import (
+    DISABILITY_ALIASES,
+    GENDER_ALIASES,
+    GROUP_ALIASES,
+    HOUSEHOLD_STATUS_ALIASES,
+    OWNERSHIP_ALIASES,
+)
 from services.registry.domain import STAGE_LABELS, STATUS_LABELS
 
 BOOLEAN_LABELS = {
@@ -21,48 +31,11 @@ BOOLEAN_LABELS = {
     "√": True,
     "×": False,
 }
-GENDER_LABELS = {"男": "male", "女": "female", "m": "male", "f": "female"}
-GROUP_LABELS = {
-    "留守儿童": "left_behind",
-    "留守": "left_behind",
-    "残疾": "disabled",
-    "残疾儿童": "disabled",
-    "残疾学生": "disabled",
-    "孤儿": "orphan",
-    "随迁子女": "migrant",
-    "随迁": "migrant",
-    "进城务工人员随迁子女": "migrant",
-    "学困生": "learning_difficulty",
-    "学困": "learning_difficulty",
-}
-DISABILITY_LABELS = {
-    "视力": "visual",
-    "听力": "hearing",
-    "言语": "speech",
-    "肢体": "physical",
-    "智力": "intellectual",
-    "精神": "mental",
-    "多重": "multiple",
-}
-DISABILITY_LABELS |= {f"{k}残疾": v for k, v in DISABILITY_LABELS.items()}
-HOUSEHOLD_KIND_LABELS = {
-    "建档立卡": "registered_poor",
-    "建档立卡户": "registered_poor",
-    "贫困户": "registered_poor",
-    "脱贫": "lifted",
-    "脱贫户": "lifted",
-    "已脱贫": "lifted",
-    "监测对象": "monitored",
-    "防返贫监测对象": "monitored",
-    "监测户": "monitored",
-    "低保": "dibao",
-    "低保户": "dibao",
-    "农村低保": "dibao",
-    "特困": "tekun",
-    "特困供养": "tekun",
-    "特困户": "tekun",
-}
-OWNERSHIP_LABELS = {"公办": "public", "民办": "private", "普惠性民办": "affordable_private"}
+GENDER_LABELS = GENDER_ALIASES
+GROUP_LABELS = GROUP_ALIASES
+DISABILITY_LABELS = DISABILITY_ALIASES
+HOUSEHOLD_KIND_LABELS = HOUSEHOLD_STATUS_ALIASES
+OWNERSHIP_LABELS = OWNERSHIP_ALIASES
 NUMERALS = {
     "一": 1,
     "二": 2,

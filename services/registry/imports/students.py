@@ -23,6 +23,8 @@ from sqlalchemy import String, any_, bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.contracts import calendar
+from services.contracts.events import validate
 from services.kit.auth import Principal
 from services.kit.events import envelope
 from services.registry.domain import categories_of
@@ -148,7 +150,7 @@ class StudentWriter:
             record = self._record(row, households, existing, statuses, now, out)
             if record is not None:
                 (batch.updated if record["version"] > 1 else batch.created).append(record)
-        today = date.today()
+        today = calendar.today()
         batch.students = [_tuple(r) for r in batch.created]
         batch.history = [self._history(r, today) for r in batch.created]
         batch.changed = [_tuple(r) for r in batch.updated]
@@ -346,5 +348,7 @@ def _events(records: list[dict[str, Any]], what: str, ids: list[uuid.UUID]) -> l
             "version": record["version"],
             "data": student_data(SimpleNamespace(**record)),
         }
+        if not out:  # every event of a chunk has one shape: check the first against the catalogue
+            validate(event)
         out.append((event_id, base["type"], event["subject"], json.dumps(event, ensure_ascii=False)))
     return out

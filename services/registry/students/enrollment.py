@@ -1,10 +1,11 @@
 """Enrollment changes: every step kept as history, one student across schools and counties."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.contracts import calendar
 from services.kit.auth import Principal, Role
 from services.kit.errors import Conflict, Forbidden, Invalid
 from services.kit.rls import as_system, flush_as_system
@@ -61,7 +62,8 @@ async def change_enrollment(
     allowed_from, to_status = TRANSITIONS[data.kind]
     if student.status not in allowed_from:
         raise Conflict(f"A student who is {student.status} cannot {data.kind.replace('_', ' ')}")
-    if data.effective_date > date.today() + timedelta(days=31) or data.effective_date < student.birth_date:
+    too_late = data.effective_date > calendar.today() + timedelta(days=31)
+    if too_late or data.effective_date < student.birth_date:
         raise Invalid(["effective_date"], "effective_date is implausible")
     d = data.details
     from_school, from_status = student.school_code, student.status

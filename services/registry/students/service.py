@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.contracts import calendar
 from services.kit.auth import Principal, Role
 from services.kit.crypto import id_cipher, mask_id_number, mask_student_number
 from services.kit.errors import Conflict, Forbidden, Invalid, NotFound
@@ -58,7 +59,7 @@ def age_warnings(birth_date: date, stage: Stage, grade: int, on: date | None = N
     """Flag an age unusual for the stage and grade (repeaters and late starters are real)."""
     if stage not in ENTRY_AGE:
         return []
-    on = on or date.today()
+    on = on or calendar.today()
     school_year_start = date(on.year if on.month >= 9 else on.year - 1, 9, 1)
     age = (
         school_year_start.year
@@ -107,7 +108,7 @@ async def enroll(session: AsyncSession, principal: Principal, *, data: StudentCr
         EnrollmentChange(
             student_id=student.id,
             kind="enroll",
-            effective_date=date.today(),
+            effective_date=calendar.today(),
             to_status=student.status,
             to_school_code=student.school_code,
             stage=student.stage,

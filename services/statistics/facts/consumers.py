@@ -8,6 +8,8 @@ from sqlalchemy import literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.contracts.calendar import local_date
+from services.contracts.events import Event
 from services.statistics.facts.models import (
     ArrivalFact,
     CaseFact,
@@ -26,7 +28,7 @@ def _uuid(v: Any) -> uuid.UUID | None:
     return uuid.UUID(v) if v else None
 
 
-def _date(v: Any) -> date | None:
+def _date(v: str | None) -> date | None:
     return date.fromisoformat(v[:10]) if v else None
 
 
@@ -48,14 +50,14 @@ async def _upsert(
     return (await session.execute(stmt)).first() is not None
 
 
-async def held_if_locked(session: AsyncSession, event: dict[str, Any], year: int) -> bool:
+async def held_if_locked(session: AsyncSession, event: Event, year: int) -> bool:
     """Keep aside an event about a year locked for its area after the lock; return whether it was held.
 
     Events written before the lock were already in the figures, so a replay applies them again
     (idempotently); only later ones are held.
     """
-    area = event.get("area_code") or (event.get("data") or {}).get("area_code") or ""
-    written = datetime.fromisoformat(event["time"].replace("Z", "+00:00"))
+    area = event.area_code or getattr(event.data, "area_code", None) or ""
+    written = event.time
     locked = (
         await session.execute(
             select(YearLock.year).where(
@@ -70,11 +72,11 @@ async def held_if_locked(session: AsyncSession, event: dict[str, Any], year: int
     await session.execute(
         insert(HeldEvent.__table__)
         .values(
-            event_id=uuid.UUID(event["id"]),
-            type=event["type"],
+            event_id=uuid.UUID(event.id),
+            type=event.type,
             year=year,
             area_code=area or None,
-            payload=event,
+            payload=event.raw(),
             held_at=datetime.now(UTC),
         )
         .on_conflict_do_nothing()
@@ -82,37 +84,37 @@ async def held_if_locked(session: AsyncSession, event: dict[str, Any], year: int
     return True
 
 
-async def on_student(session: AsyncSession, event: dict[str, Any]) -> None:
+async def on_student(session: AsyncSession, event: Event) -> None:
     """Keep the student's current state and its enrollment spans."""
-    d = event["data"]
+    d = event.data
     values = {
-        "student_id": uuid.UUID(d["id"]),
-        "name": d["name"],
-        "gender": d.get("gender"),
-        "birth_date": _date(d.get("birth_date")),
-        "id_number_hash": d.get("id_number_hash"),
-        "id_number_masked": d.get("id_number_masked"),
-        "household_id": _uuid(d.get("household_id")),
-        "village_code": d.get("village_code"),
-        "area_code": d.get("area_code"),
-        "school_code": d.get("school_code"),
-        "stage": d.get("stage"),
-        "grade": d.get("grade"),
-        "boarding": bool(d.get("boarding")),
-        "status": d["status"],
-        "categories": d.get("categories") or [],
-        "groups": d.get("groups") or [],
-        "version": event["version"],
-        "updated_at": datetime.fromisoformat(event["time"].replace("Z", "+00:00")),
+        "student_id": uuid.UUID(d.id),
+        "name": d.name,
+        "gender": d.gender,
+        "birth_date": _date(d.birth_date),
+        "id_number_hash": d.id_number_hash,
+        "id_number_masked": d.id_number_masked,
+        "household_id": _uuid(d.household_id),
+        "village_code": d.village_code,
+        "area_code": d.area_code,
+        "school_code": d.school_code,
+        "stage": d.stage,
+        "grade": d.grade,
+        "boarding": bool(d.boarding),
+        "status": d.status,
+        "categories": d.categories or [],
+        "groups": d.groups or [],
+        "version": event.version or 0,
+        "updated_at": event.time,
     }
-    change = d.get("change") or {}
-    if d["status"] == "out_of_county":
-        values["out_of_county"] = change.get("details") or {}
-    elif d["status"] != "out_of_county":
+    change = getattr(d, "change", None)  # enrollment_changed events carry the change
+    if d.status == "out_of_county":
+        values["out_of_county"] = (change.details if change else None) or {}
+    elif d.status != "out_of_county":
         values["out_of_county"] = None
     if not await _upsert(session, StudentFact, values, key=["student_id"], newer="version"):
         return
-    on = _date(change.get("effective_date")) or _date(event["time"])
+    on = _date(change.effective_date if change else None) or local_date(event.time)
     span = {
         k: values[k] for k in ("area_code", "school_code", "village_code", "stage", "status", "categories")
     }
@@ -132,18 +134,18 @@ async def on_student(session: AsyncSession, event: dict[str, Any]) -> None:
     session.add(EnrollmentSpan(student_id=values["student_id"], valid_from=on, **span))
 
 
-async def on_household(session: AsyncSession, event: dict[str, Any]) -> None:
-    d = event["data"]
+async def on_household(session: AsyncSession, event: Event) -> None:
+    d = event.data
     await _upsert(
         session,
         HouseholdFact,
         {
-            "household_id": uuid.UUID(d["id"]),
-            "platform_id": d.get("platform_id"),
-            "head_name": d["head_name"],
-            "area_code": d["area_code"],
-            "statuses": d.get("statuses") or [],
-            "version": event["version"],
+            "household_id": uuid.UUID(d.id),
+            "platform_id": d.platform_id,
+            "head_name": d.head_name,
+            "area_code": d.area_code,
+            "statuses": d.statuses or [],
+            "version": event.version or 0,
         },
         key=["household_id"],
         newer="version",
@@ -153,123 +155,123 @@ async def on_household(session: AsyncSession, event: dict[str, Any]) -> None:
 DISBURSEMENT_STATUS = {"paid": "paid", "cancelled": "cancelled", "proposed": "proposed"}
 
 
-async def on_disbursement(session: AsyncSession, event: dict[str, Any]) -> None:
-    d = event["data"]
-    year = semester_year(d["semester"])
+async def on_disbursement(session: AsyncSession, event: Event) -> None:
+    d = event.data
+    year = semester_year(d.semester)
     if await held_if_locked(session, event, year):
         return
-    status = DISBURSEMENT_STATUS.get(event["type"].rsplit(".", 1)[-1], d.get("status") or "unknown")
+    status = DISBURSEMENT_STATUS.get(event.type.rsplit(".", 1)[-1], d.status or "unknown")
     await _upsert(
         session,
         PaymentFact,
         {
-            "disbursement_id": uuid.UUID(d["id"]),
-            "student_id": uuid.UUID(d["student_id"]),
-            "household_id": _uuid(d.get("household_id")),
-            "policy_code": d["policy_code"],
-            "policy_kind": d["policy_kind"],
-            "semester": d["semester"],
+            "disbursement_id": uuid.UUID(d.id),
+            "student_id": uuid.UUID(d.student_id),
+            "household_id": _uuid(d.household_id),
+            "policy_code": d.policy_code,
+            "policy_kind": d.policy_kind,
+            "semester": d.semester,
             "year": year,
-            "amount_fen": int(d["amount_fen"]),
-            "school_code": d.get("school_code"),
-            "area_code": d.get("area_code"),
-            "village_code": d.get("village_code"),
-            "stage": d.get("stage"),
-            "categories": d.get("categories") or [],
+            "amount_fen": int(d.amount_fen),
+            "school_code": d.school_code,
+            "area_code": d.area_code,
+            "village_code": d.village_code,
+            "stage": d.stage,
+            "categories": d.categories or [],
             "status": status,
-            "paid_on": _date(d.get("paid_on")),
-            "version": event.get("version") or 0,
+            "paid_on": _date(d.paid_on),
+            "version": event.version or 0,
         },
         key=["disbursement_id"],
-        newer="version" if event.get("version") is not None else None,
+        newer="version" if event.version is not None else None,
     )
 
 
-async def on_case(session: AsyncSession, event: dict[str, Any]) -> None:
-    d = event["data"]
-    opened = _date(d["opened_on"])
+async def on_case(session: AsyncSession, event: Event) -> None:
+    d = event.data
+    opened = _date(d.opened_on)
     if await held_if_locked(session, event, opened.year):
         return
     await _upsert(
         session,
         CaseFact,
         {
-            "case_id": uuid.UUID(d["case_id"]),
-            "student_id": uuid.UUID(d["student_id"]),
-            "area_code": d.get("area_code"),
-            "school_code": d.get("school_code"),
-            "village_code": d.get("village_code"),
-            "stage": d.get("stage"),
-            "compulsory": bool(d.get("compulsory", True)),
-            "status": d["status"],
-            "reason_group": d.get("reason_group"),
-            "outcome": d.get("outcome"),
+            "case_id": uuid.UUID(d.case_id),
+            "student_id": uuid.UUID(d.student_id),
+            "area_code": d.area_code,
+            "school_code": d.school_code,
+            "village_code": d.village_code,
+            "stage": d.stage,
+            "compulsory": bool(d.compulsory),
+            "status": d.status,
+            "reason_group": d.reason_group,
+            "outcome": d.outcome,
             "opened_on": opened,
             "year": opened.year,
-            "closed_on": _date(d.get("closed_on")),
-            "confirmed_on": _date(d.get("confirmed_on")),
-            "updated_at": datetime.fromisoformat(event["time"].replace("Z", "+00:00")),
+            "closed_on": _date(d.closed_on),
+            "confirmed_on": _date(d.confirmed_on),
+            "updated_at": event.time,
         },
         key=["case_id"],
         newer="updated_at",
     )
 
 
-async def on_check(session: AsyncSession, event: dict[str, Any]) -> None:
-    d = event["data"]
-    if await held_if_locked(session, event, int(d["year"])):
+async def on_check(session: AsyncSession, event: Event) -> None:
+    d = event.data
+    if await held_if_locked(session, event, int(d.year)):
         return
     await _upsert(
         session,
         CheckFact,
         {
-            "verification_id": uuid.UUID(d["verification_id"]),
-            "semester": d["semester"],
-            "year": int(d["year"]),
-            "school_code": d["school_code"],
-            "area_code": d["area_code"],
-            "expected": int(d["expected"]),
+            "verification_id": uuid.UUID(d.verification_id),
+            "semester": d.semester,
+            "year": int(d.year),
+            "school_code": d.school_code,
+            "area_code": d.area_code,
+            "expected": int(d.expected),
         },
         key=["verification_id"],
     )
 
 
-async def on_arrival(session: AsyncSession, event: dict[str, Any]) -> None:
-    d = event["data"]
-    if await held_if_locked(session, event, int(d["year"])):
+async def on_arrival(session: AsyncSession, event: Event) -> None:
+    d = event.data
+    if await held_if_locked(session, event, int(d.year)):
         return
     await _upsert(
         session,
         ArrivalFact,
         {
-            "verification_id": uuid.UUID(d["verification_id"]),
-            "student_id": uuid.UUID(d["student_id"]),
-            "semester": d["semester"],
-            "year": int(d["year"]),
-            "area_code": d.get("area_code"),
-            "school_code": d.get("school_code"),
-            "village_code": d.get("village_code"),
-            "arrived": d.get("arrived"),
-            "reason": d.get("reason"),
+            "verification_id": uuid.UUID(d.verification_id),
+            "student_id": uuid.UUID(d.student_id),
+            "semester": d.semester,
+            "year": int(d.year),
+            "area_code": d.area_code,
+            "school_code": d.school_code,
+            "village_code": d.village_code,
+            "arrived": d.arrived,
+            "reason": d.reason,
         },
         key=["verification_id", "student_id"],
     )
 
 
-async def on_placement(session: AsyncSession, event: dict[str, Any]) -> None:
-    d = event["data"]
-    if await held_if_locked(session, event, int(d["year"])):
+async def on_placement(session: AsyncSession, event: Event) -> None:
+    d = event.data
+    if await held_if_locked(session, event, int(d.year)):
         return
     await _upsert(
         session,
         PlacementFact,
         {
-            "student_id": uuid.UUID(d["student_id"]),
-            "year": int(d["year"]),
-            "placement": d["placement"],
-            "area_code": d.get("area_code"),
-            "school_code": d.get("school_code"),
-            "village_code": d.get("village_code"),
+            "student_id": uuid.UUID(d.student_id),
+            "year": int(d.year),
+            "placement": d.placement,
+            "area_code": d.area_code,
+            "school_code": d.school_code,
+            "village_code": d.village_code,
         },
         key=["student_id", "year"],
     )
@@ -286,10 +288,10 @@ HANDLERS = {
 }
 
 
-async def on_event(session: AsyncSession, event: dict[str, Any]) -> None:
+async def on_event(session: AsyncSession, event: Event) -> None:
     """Route an event to its projection (unknown types are recorded in the inbox and ignored)."""
     for prefix, handler in HANDLERS.items():
-        if event["type"].startswith(prefix):
+        if event.type.startswith(prefix):
             await handler(session, event)
             return
 

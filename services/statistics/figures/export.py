@@ -69,8 +69,13 @@ VALUES = {
 }
 SKIP = {"area_code", "school_code", "year", "semester", "locked"}
 # What a bare number under a breakdown counts, e.g. by_stage: {"primary": 3} counts students.
-LEAF_METRIC = {"by_stage": "students", "by_category": "students", "by_reason": "not_arrived",
-               "by_reason_group": "cases_opened", "by_placement": "children"}
+LEAF_METRIC = {
+    "by_stage": "students",
+    "by_category": "students",
+    "by_reason": "not_arrived",
+    "by_reason_group": "cases_opened",
+    "by_placement": "children",
+}
 
 
 def flatten(payload: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from services.contracts import calendar
 from services.kit.db import SessionDep
 from services.kit.responses import problems
 from services.statistics.figures import queries
@@ -27,7 +28,7 @@ EXPORTABLE = {
 
 def current_semester(today: date | None = None) -> str:
     """Spring runs February–July, autumn August–January (January belongs to the previous autumn)."""
-    today = today or date.today()
+    today = today or calendar.today()
     if today.month == 1:
         return f"{today.year - 1}-autumn"
     return f"{today.year}-{'spring' if 2 <= today.month <= 7 else 'autumn'}"
@@ -104,7 +105,7 @@ async def verification_stats(
 @router.get("/dropout", summary="Dropout cases, returns and consolidation rate", responses=EXPORTABLE)
 async def dropout_stats(session: SessionDep, scope: Scope, year: Year = None, format: Format = "json") -> Any:
     """Cases opened in the year; `returned` counts confirmed returns; consolidation rate (巩固率)."""
-    y = year or date.today().year
+    y = year or calendar.today().year
 
     async def compute() -> dict:
         return await queries.dropout(session, scope, year=y)
@@ -118,7 +119,7 @@ async def disability_stats(
     session: SessionDep, scope: Scope, year: Year = None, format: Format = "json"
 ) -> Any:
     """Enrollment rate = special school + regular class + home teaching / all placed children (0..1)."""
-    y = year or date.today().year
+    y = year or calendar.today().year
 
     async def compute() -> dict:
         return await queries.disability(session, scope, year=y)

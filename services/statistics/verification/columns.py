@@ -1,15 +1,17 @@
 """Roster columns and values: field names or their Chinese labels; statuses as codes or labels.
 
-Imported by the worker processes that prepare rows: stdlib only.
+Imported by the worker processes that prepare rows: stdlib and the (stdlib-only) vocabulary.
 """
 
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-STATUS_KINDS = ("registered_poor", "lifted", "monitored", "dibao", "tekun")
-# Aid categories that come from the household (the platform's side of a child's eligibility).
-HOUSEHOLD_CATEGORIES = ("registered_poor", "monitored", "dibao", "tekun")
+from services.contracts import vocabulary
+from services.contracts.vocabulary import GENDER_ALIASES, HOUSEHOLD_STATUS_ALIASES, HouseholdStatus
+
+STATUS_KINDS = tuple(HouseholdStatus)
+HOUSEHOLD_CATEGORIES = tuple(str(c) for c in vocabulary.HOUSEHOLD_CATEGORIES)
 
 HEADERS = {
     "household_platform_id": ("household_platform_id", "户编号", "家庭编号", "户码"),
@@ -22,26 +24,8 @@ REQUIRED = ("household_platform_id", "name", "id_number")
 # Order of the cells handed to `prepare` (JSON rows are put in this order too).
 FIELDS = ("household_platform_id", "name", "id_number", "statuses", "gender")
 
-STATUS_LABELS = {
-    **{k: k for k in STATUS_KINDS},
-    "建档立卡": "registered_poor",
-    "建档立卡户": "registered_poor",
-    "建档立卡贫困户": "registered_poor",
-    "原建档立卡": "registered_poor",
-    "脱贫": "lifted",
-    "脱贫户": "lifted",
-    "已脱贫": "lifted",
-    "监测对象": "monitored",
-    "防返贫监测对象": "monitored",
-    "监测户": "monitored",
-    "低保": "dibao",
-    "低保户": "dibao",
-    "农村低保": "dibao",
-    "特困": "tekun",
-    "特困供养": "tekun",
-    "特困人员": "tekun",
-}
-GENDER_LABELS = {"male": "male", "female": "female", "男": "male", "女": "female", "m": "male", "f": "female"}
+STATUS_LABELS = {**{k: k for k in STATUS_KINDS}, **HOUSEHOLD_STATUS_ALIASES}
+GENDER_LABELS = GENDER_ALIASES
 SEPARATORS = re.compile(r"[;；,，、|\s]+")
 STATUS_FORMAT = (
     "kinds separated by ; (registered_poor|lifted|monitored|dibao|tekun or 建档立卡/脱贫/监测对象/低保/特困)"

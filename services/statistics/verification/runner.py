@@ -26,6 +26,7 @@ import asyncpg
 import structlog
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from services.contracts import calendar
 from services.kit import rls
 from services.kit.crypto import id_cipher
 from services.kit.db import asyncpg_dsn, service_url
@@ -59,7 +60,7 @@ def mac_key(settings: Settings) -> bytes:
     sample = "110101200001010010"
     from services.statistics.verification.columns import JSON_LAYOUT
 
-    line = prepare(key, JSON_LAYOUT, [(1, ["x", "x", sample, "", ""])], date.today()).data.decode()
+    line = prepare(key, JSON_LAYOUT, [(1, ["x", "x", sample, "", ""])], calendar.today()).data.decode()
     if line.split("\t")[4] != cipher.lookup_hash(sample):
         raise RuntimeError("the roster hash disagrees with the registry's lookup hash")
     return key
@@ -188,7 +189,7 @@ class VerificationRunner:
         """Yield prepared chunks in order, preparing ahead in the executor while the caller COPYs."""
         if self._key is None:
             self._key = mac_key(self.settings)
-        key, today = self._key, date.today()
+        key, today = self._key, calendar.today()
         if source.path is not None and source.filename and kind_of(source.filename) == "csv":
             spans = await asyncio.to_thread(lambda: csv_spans(source.path.read_bytes(), SPAN_BYTES))
             if spans is not None and len(spans) > 1:

@@ -255,13 +255,14 @@ SUMMARY = """
 SELECT kind, count(*) FROM statistics.verification_finding WHERE verification_id = :v::uuid GROUP BY kind"""
 
 # One edu.statistics.child.not_in_school event per finding, written to the outbox in SQL (the envelope of
-# services.kit.events.envelope).
+# services.kit.events.envelope; the model: services.contracts.events.statistics).
 EVENTS = """
 INSERT INTO statistics.outbox (id, type, subject, payload)
 SELECT e.eid, 'edu.statistics.child.not_in_school', e.id_number_hash, jsonb_build_object(
   'id', e.eid, 'type', 'edu.statistics.child.not_in_school', 'source', 'statistics',
   'time', to_char(timezone('UTC', clock_timestamp()), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
   'subject', e.id_number_hash, 'area_code', e.area_code, 'school_code', NULL, 'version', NULL,
+  'schema_version', 1,
   'data', jsonb_build_object(
     'household_platform_id', e.household_platform_id, 'name', e.details->>'name',
     'id_number_masked', e.details->>'id_number_masked', 'id_number_hash', e.id_number_hash,

@@ -7,6 +7,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.contracts import calendar
 from services.kit.auth import Principal, Role
 from services.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from services.kit.rls import within
@@ -46,7 +47,7 @@ async def published_batch_or_404(session: AsyncSession, principal: Principal, ba
 
 
 def is_active(batch: Batch, today: date | None = None) -> bool:
-    today = today or date.today()
+    today = today or calendar.today()
     return batch.status == "submitted" and batch.publicity_end is not None and today < batch.publicity_end
 
 

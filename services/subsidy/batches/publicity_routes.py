@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from services.contracts import calendar
 from services.kit.auth import CurrentPrincipal, Role
 from services.kit.db import SessionDep
 from services.kit.errors import NotFound
@@ -91,7 +92,7 @@ async def list_notices(
     """The batch lists published to the caller: its school's, its area's, or (village) its children's."""
     stmt = select(Batch).where(Batch.status.in_(publicity.PUBLISHED), publicity.published_to(principal))
     if active:
-        stmt = stmt.where(Batch.status == "submitted", Batch.publicity_end > date.today())
+        stmt = stmt.where(Batch.status == "submitted", Batch.publicity_end > calendar.today())
     page = await paginate(
         session, stmt, order_by=[Batch.created_at, Batch.id], limit=limit, cursor=cursor,
         key=lambda b: [b.created_at, b.id],

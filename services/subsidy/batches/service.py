@@ -1,12 +1,12 @@
 """Batches: generate (at most one per school, semester and policy), regenerate, cancel, render."""
 
 import uuid
-from datetime import date
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.contracts import calendar
 from services.kit.auth import Principal, Role
 from services.kit.errors import Conflict, Forbidden, Invalid, NotFound, StaleVersion
 from services.kit.rls import within
@@ -85,7 +85,7 @@ async def school_for(session: AsyncSession, principal: Principal, code: str) -> 
 
 async def _policy_for(session: AsyncSession, principal: Principal, data: BatchCreate, school: SchoolFact):
     year, _ = parse_semester(data.semester)
-    if semester_start(data.semester) > date.today():
+    if semester_start(data.semester) > calendar.today():
         raise Invalid(["semester"], f"{data.semester} has not begun")
     visible = (
         await session.execute(

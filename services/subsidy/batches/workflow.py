@@ -1,10 +1,11 @@
 """The approval workflow: draft → submitted (school) → township → county → paid; reject sends it back."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.contracts import calendar
 from services.kit.auth import Principal, Role
 from services.kit.errors import Conflict, Forbidden, Invalid
 from services.kit.settings import get_settings
@@ -29,7 +30,7 @@ async def submit(session: AsyncSession, principal: Principal, *, batch: Batch, d
     check_batch_version(batch, data.version)
     if batch.status not in ("draft", "rejected"):
         raise Conflict(f"A {batch.status} batch cannot be submitted")
-    today = date.today()
+    today = calendar.today()
     start = data.publicity_start or today
     if start > today or start < today - BACKDATE_LIMIT:
         raise Invalid(["publicity_start"], "publicity_start must be today or up to 30 days back")
@@ -43,7 +44,7 @@ async def submit(session: AsyncSession, principal: Principal, *, batch: Batch, d
 
 
 async def _county_may_approve(session: AsyncSession, batch: Batch) -> None:
-    if batch.publicity_end is not None and date.today() < batch.publicity_end:
+    if batch.publicity_end is not None and calendar.today() < batch.publicity_end:
         raise Conflict(f"The public notice (公示) runs until {batch.publicity_end - timedelta(days=1)}")
     open_count = (
         await session.execute(
@@ -106,7 +107,7 @@ async def pay(session: AsyncSession, principal: Principal, *, batch: Batch, data
             )
         )
     ).scalar_one()
-    if data.paid_on > date.today() or (approved_at and data.paid_on < approved_at.date()):
+    if data.paid_on > calendar.today() or (approved_at and data.paid_on < approved_at.date()):
         raise Invalid(["paid_on"], "paid_on must be between the county's approval and today")
     batch.status, batch.paid_on, batch.reference = "paid", data.paid_on, data.reference
     await set_line_status(session, batch, "paid", paid_on=data.paid_on)

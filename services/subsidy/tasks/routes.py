@@ -4,6 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from services.contracts import calendar
 from services.kit.auth import CurrentPrincipal
 from services.kit.db import SessionDep
 from services.subsidy.tasks import service
@@ -42,5 +43,5 @@ async def list_tasks(
 ) -> TaskList:
     """Batches to submit, approve or pay within 14 days of (or past) their deadline; objections to
     resolve; back-pay proposals to batch; notices to deliver (village)."""
-    items = await service.tasks_for(session, principal, on=on or date.today())
+    items = await service.tasks_for(session, principal, on=on or calendar.today())
     return TaskList(items=[Task.model_validate(i) for i in items])

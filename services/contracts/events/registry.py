@@ -1,0 +1,111 @@
+"""Events the registry publishes."""
+
+from pydantic import Field
+
+from services.contracts.events.envelope import Facts
+
+
+class AreaData(Facts):
+    code: str
+    name: str
+    level: str
+    parent_code: str | None = None
+
+
+class SchoolData(Facts):
+    code: str
+    name: str
+    area_code: str
+    ownership: str | None = None
+    stages: list[str] = Field(default_factory=list)
+
+
+class StudentData(Facts):
+    """A student's current state; never the plain ID number (a keyed hash instead)."""
+
+    id: str
+    name: str
+    gender: str | None = None
+    birth_date: str | None = None
+    id_number_hash: str | None = Field(
+        default=None, description="HMAC-SHA256 of the ID number under the deployment's data key"
+    )
+    id_number_masked: str = ""
+    student_number: str | None = None
+    ethnicity: str | None = None
+    household_id: str | None = None
+    village_code: str | None = None
+    groups: list[str] = Field(default_factory=list)
+    disability: dict | None = None
+    categories: list[str] = Field(default_factory=list)
+    school_code: str | None = None
+    area_code: str | None = None
+    stage: str | None = None
+    grade: int | None = None
+    class_name: str | None = None
+    boarding: bool = False
+    status: str
+
+
+class EnrollmentChangeData(Facts):
+    id: str
+    kind: str = Field(
+        description="transfer, suspend, defer, home_teaching, out_of_county, graduate, drop_out, "
+        "return, deceased"
+    )
+    effective_date: str
+    from_status: str | None = None
+    to_status: str
+    from_school_code: str | None = None
+    to_school_code: str | None = None
+    details: dict = Field(default_factory=dict)
+    reason: str | None = None
+    actor: str | None = None
+
+
+class StudentEnrollmentChangedData(StudentData):
+    """The student after the change, plus the change itself."""
+
+    change: EnrollmentChangeData
+
+
+class HouseholdStatusData(Facts):
+    kind: str
+    since: str
+    until: str | None = None
+    monitor_type: str | None = None
+
+
+class HouseholdData(Facts):
+    id: str
+    platform_id: str | None = None
+    head_name: str
+    area_code: str = Field(description="The village (12 digits)")
+    statuses: list[HouseholdStatusData] = Field(default_factory=list)
+    current_kinds: list[str] = Field(
+        default_factory=list, description="Statuses in force when the event was written"
+    )
+    became: list[str] = Field(default_factory=list, description="Kinds in force now that were not before")
+    ceased: list[str] = Field(default_factory=list, description="Kinds in force before that are not now")
+
+
+EVENTS = [
+    ("edu.registry.area.created", "An area was created", AreaData),
+    ("edu.registry.area.updated", "An area was renamed", AreaData),
+    ("edu.registry.school.created", "A school was created", SchoolData),
+    ("edu.registry.school.updated", "A school was changed", SchoolData),
+    ("edu.registry.student.created", "A student was registered", StudentData),
+    ("edu.registry.student.updated", "A student's fields or derived categories changed", StudentData),
+    (
+        "edu.registry.student.enrollment_changed",
+        "A student's enrollment changed (kept as history)",
+        StudentEnrollmentChangedData,
+    ),
+    ("edu.registry.household.created", "A household was created", HouseholdData),
+    ("edu.registry.household.updated", "A household was changed", HouseholdData),
+    (
+        "edu.registry.household.status_changed",
+        "The statuses in force of a household changed (e.g. became dibao: back-pay may follow)",
+        HouseholdData,
+    ),
+]
