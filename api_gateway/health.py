@@ -1,4 +1,4 @@
-"""`/healthz` (the process is up) and `/readyz` (database and every service ready)."""
+"""`/healthz` (the process is up) and `/readyz` (database and every service ready, or degraded)."""
 
 import asyncio
 
@@ -30,23 +30,38 @@ async def _database(request: Request) -> bool:
         return False
 
 
-async def _service(client: httpx.AsyncClient, settings: Settings, name: str) -> bool:
-    # A service's own /readyz covers its database and the broker.
+async def _service(client: httpx.AsyncClient, settings: Settings, name: str) -> tuple[bool, list[str]]:
+    """Return whether a service is ready and why it is degraded (its /readyz: database, broker, consumers)."""
     try:
         resp = await client.get(f"{settings.service_url(name)}/readyz", timeout=CHECK_TIMEOUT)
-        return resp.status_code == 200
     except httpx.HTTPError as exc:
         log.warning("readiness: service", service=name, error=repr(exc))
-        return False
+        return False, []
+    try:
+        body = resp.json()
+    except ValueError:
+        body = {}
+    body = body if isinstance(body, dict) else {}
+    degraded = resp.status_code == 503 and body.get("status") == "degraded"
+    if resp.status_code != 200 and not degraded:
+        return False, []
+    return True, [f"{name}: {reason}" for reason in body.get("reasons") or []]
 
 
 @router.get("/readyz", include_in_schema=False)
 async def readyz(request: Request) -> JSONResponse:
+    """Answer 200 `ok`; 503 `degraded` (with the services' reasons) or `unavailable` (anything down)."""
     settings: Settings = request.app.state.settings
     client: httpx.AsyncClient = request.app.state.http
-    results = await asyncio.gather(
+    database, *services = await asyncio.gather(
         _database(request), *(_service(client, settings, name) for name in SERVICES))
-    checks = dict(zip(("database", *SERVICES), results, strict=True))
-    ok = all(checks.values())
-    return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
-                        status_code=200 if ok else 503)
+    ready = {name: up for name, (up, _) in zip(SERVICES, services, strict=True)}
+    checks = {"database": database, **ready}
+    reasons = [reason for _, said in services for reason in said]
+    if not all(checks.values()):
+        down = [f"{name} unavailable" for name, up in checks.items() if not up]
+        return JSONResponse({"status": "unavailable", "reasons": down + reasons, "checks": checks},
+                            status_code=503)
+    # Degraded is 503 with the reasons (API.md: Ops), as each service answers it.
+    return JSONResponse({"status": "degraded" if reasons else "ok", "reasons": reasons, "checks": checks},
+                        status_code=503 if reasons else 200)

@@ -33,8 +33,13 @@ def stack() -> Iterator[Stack]:
         "NOL_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "NOL_ADMIN_AREA": "61",
         "NOL_RATE_LIMIT_PER_MINUTE": "0",
+        "NOL_ALLOW_CLOCK_OVERRIDE": "true",  # the dropout tests run the daily checks as of chosen days
         "NOL_LOG_LEVEL": "WARNING",
         "NOL_DEMO": "0",
+        # A failing event is dead-lettered after 5 deliveries 0.2, 0.4, 0.8, 1.6 s apart (tests/kit).
+        "NOL_CONSUMER_BACKOFF_SECONDS": "0.2",
+        # A lagging projection answers 503 sooner than in production (tests/subsidy/test_barrier.py).
+        "NOL_BARRIER_TIMEOUT_SECONDS": "15",
         "NOL_DATA_DIR": str(tmp),
     }
     dropped = None

@@ -7,7 +7,7 @@ from services.dropout.absences.routes import router as absences_router
 from services.dropout.calendar.routes import router as calendar_router
 from services.dropout.cases.roster import on_child_not_in_school
 from services.dropout.cases.routes import router as cases_router
-from services.dropout.db import inbox, outbox
+from services.dropout.db import dead_letter, inbox, outbox
 from services.dropout.disability.routes import router as disability_router
 from services.dropout.risk.routes import router as risk_router
 from services.dropout.students.consumer import on_student_event
@@ -35,6 +35,7 @@ SPEC = ServiceSpec(
     ],
     outbox=outbox,
     inbox=inbox,
+    dead_letter=dead_letter,
     parse=events.parse,
     subscriptions=[
         Subscription(name="dropout-students", subjects=["edu.registry.student.>"], handler=on_student_event),

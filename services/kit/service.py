@@ -13,15 +13,18 @@ from sqlalchemy import Table, text
 from services.kit import nats as kit_nats
 from services.kit import rls
 from services.kit.auth import RequireTokenMiddleware, TokenVerifier
+from services.kit.barrier import Barrier
 from services.kit.consumer import Consumer, Handler, Parser
 from services.kit.db import make_engine, service_url, sessionmaker_for
 from services.kit.errors import install_error_handlers
 from services.kit.logging import configure_logging
 from services.kit.middleware import (
+    EventPositionMiddleware,
     RejectNulMiddleware,
     RequestIdMiddleware,
     SecurityHeadersMiddleware,
 )
+from services.kit.ops import degradations, ops_router
 from services.kit.relay import Relay
 from services.kit.responses import document_errors
 from services.kit.revocation import RevocationList, http_source
@@ -47,6 +50,7 @@ class ServiceSpec:
     routers: Sequence[APIRouter]
     outbox: Table
     inbox: Table
+    dead_letter: Table  # where its consumers keep the events they gave up on (kit.ops)
     subscriptions: Sequence[Subscription] = field(default_factory=list)
     # Reads a raw event into the typed model its handlers take (the contracts' `events.parse`).
     parse: Parser | None = None
@@ -70,8 +74,12 @@ async def _run_events(app: FastAPI, spec: ServiceSpec, settings: Settings) -> No
     app.state.js = js
     tasks = []
     if settings.relay_in_process:
-        app.state.relay = Relay(engine=app.state.engine, outbox=spec.outbox, js=js, settings=settings)
+        app.state.relay = Relay(
+            engine=app.state.engine, outbox=spec.outbox, js=js, settings=settings, service=spec.name
+        )
+        await app.state.relay.serve_flush(nc)
         tasks.append(asyncio.create_task(app.state.relay.run()))
+    app.state.barrier = Barrier(nc=nc, js=js, settings=settings, projects=projections(spec.subscriptions))
     app.state.consumers = {}
     for sub in spec.subscriptions:
         consumer = Consumer(
@@ -83,6 +91,7 @@ async def _run_events(app: FastAPI, spec: ServiceSpec, settings: Settings) -> No
             sessionmaker=app.state.sessionmaker,
             js=js,
             settings=settings,
+            dead_letter=spec.dead_letter,
         )
         app.state.consumers[sub.name] = (consumer, asyncio.create_task(consumer.run()))
     try:
@@ -94,6 +103,11 @@ async def _run_events(app: FastAPI, spec: ServiceSpec, settings: Settings) -> No
             t.cancel()
         await asyncio.gather(*everything, return_exceptions=True)
         await nc.close()  # not drain(): pull subscriptions can hold drain for its whole timeout
+
+
+def projections(subscriptions: Sequence[Subscription]) -> dict[str, set[str]]:
+    """Map each consumer to the services whose events it projects (`edu.<service>.…` subjects)."""
+    return {sub.name: {subject.split(".")[1] for subject in sub.subjects} for sub in subscriptions}
 
 
 def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
@@ -114,6 +128,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
         )
         app.state.verifier = TokenVerifier(settings, revocations=revocations)
         app.state.nats = None
+        app.state.barrier = None
         events = rls.system_task(_run_events(app, spec, settings))  # consumers, relay: every row
         try:
             yield
@@ -134,10 +149,12 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
     )
     app.state.settings = settings
     app.state.service = spec.name
+    app.state.spec = spec
     install_error_handlers(app)
     for router in spec.routers:
         app.include_router(router)
     app.include_router(health_router())
+    app.include_router(ops_router())
 
     def openapi() -> dict:
         if app.openapi_schema is None:
@@ -145,6 +162,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    app.add_middleware(EventPositionMiddleware, service=spec.name)
     app.add_middleware(RequireTokenMiddleware)
     app.add_middleware(RejectNulMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
@@ -170,10 +188,20 @@ def health_router() -> APIRouter:
             log.warning("readiness: database", error=repr(exc))
         nc = request.app.state.nats
         checks["broker"] = bool(nc is not None and nc.is_connected)
-        ok = all(checks.values())
-        return JSONResponse(
-            {"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503
-        )
+        if not all(checks.values()):
+            down = [f"{name} unreachable" for name, up in checks.items() if not up]
+            return JSONResponse({"status": "unavailable", "reasons": down, "checks": checks}, status_code=503)
+        # Up, but maybe not keeping up: open dead letters or a lagging consumer (kit.ops).
+        try:
+            reasons, figures = await degradations(request.app)
+        except Exception as exc:
+            log.warning("readiness: consumers", error=repr(exc))
+            reasons, figures = [f"consumer state unknown: {type(exc).__name__}"], {}
+        # Degraded answers 503 (API.md: Ops): serving still works, but what is decided from the
+        # projections may lack an event until the letter is replayed or the lag is gone.
+        status = "degraded" if reasons else "ok"
+        body = {"status": status, "reasons": reasons, "checks": {**checks, **figures}}
+        return JSONResponse(body, status_code=503 if reasons else 200)
 
     return router
 

@@ -35,6 +35,16 @@ class Settings(BaseSettings):
     # (while NATS is unreachable the client buffers publishes that may never be answered).
     relay_ack_timeout_seconds: float = 5.0
     relay_in_process: bool = True
+    # How long a decision from a projection (a batch, figures, tasks) waits for the writes acknowledged
+    # before it was asked (kit.barrier) before it answers 503 with Retry-After.
+    barrier_timeout_seconds: float = 20.0
+    # A consumer never loops on an event: a failing one is redelivered after base × 2^(n-1) seconds
+    # (capped), and after this many deliveries it goes to the dead-letter table (kit.consumer).
+    consumer_max_deliveries: int = Field(default=5, ge=1)
+    consumer_backoff_seconds: float = Field(default=1.0, gt=0)
+    consumer_backoff_max_seconds: float = Field(default=60.0, gt=0)
+    # /readyz says `degraded` while a consumer has more than this many events pending or unacknowledged.
+    consumer_lag_threshold: int = Field(default=10_000, ge=1)
 
     # HTTP.
     host: str = "127.0.0.1"
@@ -47,6 +57,9 @@ class Settings(BaseSettings):
     # Where the gateway finds each service; defaults to host + the ports after the gateway's.
     service_urls: dict[str, str] = Field(default_factory=dict)
     cors_origins: list[str] = Field(default_factory=list)
+    # Reverse proxies (addresses or CIDR blocks) whose X-Forwarded-For the gateway believes; empty:
+    # the TCP peer is the client (a client-sent header is never trusted, not even from 127.0.0.1).
+    trusted_proxies: list[str] = Field(default_factory=list)
 
     # Tokens.
     jwt_issuer: str = "notoneless"
@@ -79,6 +92,10 @@ class Settings(BaseSettings):
     dropout_case_after_days: int = 3
     dropout_escalate_after_days: int = 7
     holidays: list[date] = Field(default_factory=list)
+
+    # Whether operational endpoints accept a caller-chosen "today" (POST /dropout/checks/run): tests
+    # only; in a deployment a caller could otherwise skip waiting periods or escalate every case.
+    allow_clock_override: bool = False
 
     # The deployment's time zone: "today" everywhere is the date there (services.contracts.calendar).
     timezone: str = "Asia/Shanghai"

@@ -5,7 +5,7 @@ from fastapi import FastAPI
 from services.contracts import events
 from services.kit.service import ServiceSpec, Subscription, create_service_app
 from services.kit.settings import Settings
-from services.statistics.db import inbox, outbox
+from services.statistics.db import dead_letter, inbox, outbox
 from services.statistics.facts.consumers import SUBJECTS, on_event
 from services.statistics.figures.routes import router as figures_router
 from services.statistics.lock_routes import router as locks_router
@@ -19,6 +19,7 @@ SPEC = ServiceSpec(
     routers=[figures_router, locks_router, rebuild_router, verification_router],
     outbox=outbox,
     inbox=inbox,
+    dead_letter=dead_letter,
     parse=events.parse,
     subscriptions=[Subscription(name="statistics", subjects=SUBJECTS, handler=on_event)],
 )

@@ -7,7 +7,7 @@ from services.kit.service import ServiceSpec, Subscription, create_service_app
 from services.kit.settings import Settings
 from services.subsidy.batches.publicity_routes import router as publicity_router
 from services.subsidy.batches.routes import router as batches_router
-from services.subsidy.db import inbox, outbox
+from services.subsidy.db import dead_letter, inbox, outbox
 from services.subsidy.disbursements.routes import router as disbursements_router
 from services.subsidy.notices.routes import router as notices_router
 from services.subsidy.policies.routes import router as policies_router
@@ -31,6 +31,7 @@ SPEC = ServiceSpec(
     ],
     outbox=outbox,
     inbox=inbox,
+    dead_letter=dead_letter,
     parse=events.parse,
     subscriptions=[
         Subscription(
