@@ -24,7 +24,9 @@ async def main(service: str) -> None:
     nc = await kit_nats.connect(settings, name=f"relay-{service}")
     js = nc.jetstream()
     await kit_nats.ensure_stream(js, settings)
-    task = asyncio.create_task(Relay(engine=engine, outbox=outbox, js=js, settings=settings).run())
+    relay = Relay(engine=engine, outbox=outbox, js=js, settings=settings, service=service)
+    await relay.serve_flush(nc)  # this process answers its service's flush requests (kit.barrier)
+    task = asyncio.create_task(relay.run())
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, task.cancel)

@@ -9,6 +9,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.kit.barrier import FreshProjection
 from services.kit.rls import WalledSession
 from services.kit.settings import Settings
 
@@ -75,8 +76,30 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         except BaseException:
             await session.rollback()
             raise
+        # Committed: the client may wait for this write's events elsewhere (X-Event-Position).
+        request.state.event_position = session.info.get("event_position")
+
+
+async def get_snapshot_session(request: Request, _: FreshProjection) -> AsyncIterator[AsyncSession]:
+    """Wait for the projections (kit.barrier), then yield a session reading one snapshot (REPEATABLE READ).
+
+    For decisions that read a projection in several statements (a batch's lines, then its
+    exclusions): every statement sees the same students, so no child falls between two of them,
+    and the snapshot is taken only after every acknowledged write has been applied.
+    """
+    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with maker() as session:
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+        request.state.event_position = session.info.get("event_position")
 
 
 # scope="function": commit before the response is sent, so a client never reads
 # a response for a write that then fails to commit.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+SnapshotSessionDep = Annotated[AsyncSession, Depends(get_snapshot_session, scope="function")]

@@ -169,6 +169,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
         if _driver_refused_value(exc):
             return _out_of_range(request, exc)
+        if _serialization_failure(exc):
+            # A one-snapshot decision (REPEATABLE READ) met a concurrent change: nothing was written.
+            return problem(
+                409,
+                "The records changed while this was being decided; nothing was saved. Try again.",
+                code="concurrent_change",
+                headers={"Retry-After": "1"},
+            )
         return _unexpected_error(request, exc)
 
     @app.exception_handler(Exception)
@@ -195,6 +203,13 @@ def _driver_refused_value(exc: DBAPIError) -> bool:
 
     refused = asyncpg.exceptions.DataError
     return isinstance(exc.orig, refused) or isinstance(getattr(exc.orig, "__cause__", None), refused)
+
+
+def _serialization_failure(exc: DBAPIError) -> bool:
+    import asyncpg
+
+    failure = (asyncpg.exceptions.SerializationError, asyncpg.exceptions.DeadlockDetectedError)
+    return isinstance(exc.orig, failure) or isinstance(getattr(exc.orig, "__cause__", None), failure)
 
 
 def database_unavailable(exc: BaseException) -> bool:

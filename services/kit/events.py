@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     func,
+    select,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -141,16 +142,25 @@ def envelope(
     }
 
 
+def note_position(session: AsyncSession, position: int | None) -> None:
+    """Remember the highest outbox position this transaction wrote (for `X-Event-Position`)."""
+    if position is not None:
+        session.info["event_position"] = max(position, session.info.get("event_position") or 0)
+
+
 async def add_event(session: AsyncSession, outbox: Table, event: dict[str, Any]) -> None:
     """Write an event to the outbox inside the caller's transaction."""
-    await session.execute(
-        outbox.insert().values(
+    position = await session.scalar(
+        outbox.insert()
+        .values(
             id=uuid.UUID(event["id"]),
             type=event["type"],
             subject=event["subject"],
             payload=event,
         )
+        .returning(outbox.c.position)
     )
+    note_position(session, position)
 
 
 Validator = Callable[[dict[str, Any]], dict[str, Any]]
@@ -198,3 +208,7 @@ class Emitter:
         if events:
             rows = [{"id": e["id"], "type": e["type"], "subject": e["subject"], "payload": e} for e in events]
             await session.execute(self.outbox.insert(), rows)
+            last = select(func.max(self.outbox.c.position)).where(
+                self.outbox.c.id.in_([uuid.UUID(str(e["id"])) for e in events])
+            )
+            note_position(session, await session.scalar(last))

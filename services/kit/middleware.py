@@ -11,6 +11,32 @@ from services.kit.errors import database_unavailable, unavailable_response
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
+class EventPositionMiddleware:
+    """Answer a write with `X-Event-Position: <service>:<outbox position>` of the events it recorded.
+
+    A client that wants a later read to reflect that write passes it back as `min_position=`
+    (kit.barrier); the session dependency leaves the position in the request's state after commit.
+    """
+
+    def __init__(self, app: ASGIApp, service: str):
+        self.app, self.service = app, service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+
+        async def _send(message: Message) -> None:
+            position = state.get("event_position")
+            if message["type"] == "http.response.start" and position:
+                header = f"{self.service}:{position}".encode()
+                message["headers"] = [*message.get("headers", []), (b"x-event-position", header)]
+            await send(message)
+
+        await self.app(scope, receive, _send)
+
+
 class RequestIdMiddleware:
     """Echo a client's `X-Request-ID` (or make one) on every response and in the logs."""
 

@@ -8,6 +8,7 @@ drop a re-publish after a crash between publish and mark.
 """
 
 import asyncio
+import json
 from typing import Any
 
 import asyncpg
@@ -16,6 +17,7 @@ from nats.js import JetStreamContext
 from sqlalchemy import Table, Text, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.kit.barrier import flush_subject
 from services.kit.db import asyncpg_dsn
 from services.kit.events import notify_channel, subject_for
 from services.kit.settings import Settings
@@ -34,8 +36,11 @@ class Relay:
         js: JetStreamContext,
         settings: Settings,
         batch_size: int | None = None,
+        service: str | None = None,
     ):
         self.engine, self.outbox, self.js, self.settings = engine, outbox, js, settings
+        self.service = service
+        self._flushes: set[asyncio.Task] = set()
         self.schema = outbox.schema or "public"
         self.batch_size = batch_size or settings.relay_batch_size
         self._wake = asyncio.Event()
@@ -78,6 +83,51 @@ class Relay:
         while n := await self.publish_batch():
             total += n
         return total
+
+    async def flush(self) -> dict[str, int]:
+        """Publish every row committed so far; return the highest outbox position and the stream's last seq.
+
+        Rows another relay holds (SKIP LOCKED) are being published by it: wait until they are marked.
+        """
+        t = self.outbox
+        async with self.engine.connect() as conn:
+            position = (await conn.execute(select(func.max(t.c.position)))).scalar() or 0
+            pending = (
+                await conn.execute(select(func.max(t.c.position)).where(t.c.published_at.is_(None)))
+            ).scalar()
+        while pending is not None:
+            await self.drain()
+            async with self.engine.connect() as conn:
+                left = (
+                    await conn.execute(
+                        select(t.c.id).where(t.c.published_at.is_(None), t.c.position <= pending).limit(1)
+                    )
+                ).first()
+            if left is None:
+                break
+            await asyncio.sleep(0.01)
+        info = await self.js.stream_info(self.settings.stream)
+        return {"position": int(position), "seq": int(info.state.last_seq)}
+
+    async def serve_flush(self, nc: Any) -> Any:
+        """Answer flush requests for this service (one relay of a queue group answers each)."""
+
+        async def _answer(msg: Any) -> None:
+            try:
+                reply = await self.flush()
+                await msg.respond(json.dumps(reply).encode())
+            except Exception as exc:  # the asker times out and answers 503; say why here
+                log.warning("flush failed", service=self.service, error=repr(exc))
+
+        async def _on_request(msg: Any) -> None:
+            # Flushes run side by side: one slow database round trip must not queue the others.
+            task = asyncio.create_task(_answer(msg))
+            self._flushes.add(task)
+            task.add_done_callback(self._flushes.discard)
+
+        return await nc.subscribe(
+            flush_subject(self.settings, self.service or self.schema), queue="flush", cb=_on_request
+        )
 
     async def _listen(self) -> None:
         """Keep a LISTEN connection open; each notification wakes the loop."""

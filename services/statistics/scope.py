@@ -4,12 +4,15 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Query
-from sqlalchemy import and_, true
+from sqlalchemy import and_, exists, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from services.kit.auth import CurrentPrincipal, Principal, Role
+from services.kit.barrier import AsOf, FreshProjection
+from services.kit.db import SessionDep
 from services.kit.errors import NotFound
 from services.kit.rls import within
+from services.statistics.facts.models import EnrollmentSpan, StudentFact
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,7 @@ class FigureScope:
     principal: Principal
     area_code: str
     school_code: str | None
+    as_of: AsOf | None = None  # what the projections reflect (kit.barrier): every write acknowledged before
 
     @property
     def key(self) -> str:
@@ -52,8 +56,21 @@ def requested_area(principal: Principal, area_code: str | None) -> str:
     return code
 
 
+async def school_in_scope(session, principal: Principal, *, area: str, school_code: str) -> bool:
+    """Whether the facts place the school inside the area (now or in any enrollment span)."""
+
+    def inside(model):
+        column = model.village_code if principal.role is Role.village else model.area_code
+        return and_(model.school_code == school_code, within(column, area))
+
+    stmt = select(or_(exists().where(inside(StudentFact)), exists().where(inside(EnrollmentSpan))))
+    return bool(await session.scalar(stmt))
+
+
 async def figure_scope(
+    as_of: FreshProjection,
     principal: CurrentPrincipal,
+    session: SessionDep,
     area_code: Annotated[
         str | None, Query(pattern=r"^[0-9]{2,12}$", description="Default: the caller's area")
     ] = None,
@@ -61,7 +78,12 @@ async def figure_scope(
 ) -> FigureScope:
     if principal.role is Role.school and school_code and school_code != principal.school_code:
         raise NotFound(f"No school {school_code} in your scope")
-    return FigureScope(principal, requested_area(principal, area_code), school_code)
+    area = requested_area(principal, area_code)
+    # Another area's school is a 404, as an unknown one is: zeros would let a caller probe other counties.
+    if school_code and principal.role is not Role.school and not await school_in_scope(
+            session, principal, area=area, school_code=school_code):
+        raise NotFound(f"No school {school_code} in your scope")
+    return FigureScope(principal, area, school_code, as_of)
 
 
 Scope = Annotated[FigureScope, Depends(figure_scope)]

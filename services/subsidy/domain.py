@@ -87,8 +87,9 @@ def deadline_of(semester: str, settings: Settings | None = None) -> date:
     raw = (settings or get_settings()).subsidy_deadlines.get(term) or DEFAULT_DEADLINES[term]
     month, day = (int(part) for part in raw.split("-"))
     deadline = date(year, month, day)
-    # An autumn deadline in January belongs to the next calendar year.
-    return deadline if term == "spring" or deadline.month >= 8 else deadline.replace(year=year + 1)
+    # An autumn deadline in January lies in the semester's second calendar year.
+    first = Semester(year, term).first_day
+    return deadline if term == "spring" or deadline >= first else deadline.replace(year=year + 1)
 
 
 def days_left(semester: str, on: date) -> int:

@@ -1,4 +1,4 @@
-"""dead letters (consumers never loop on an event) and outbox positions (X-Event-Position)
+"""dead letters (consumers never loop on an event), outbox positions (X-Event-Position), batch as_of
 
 Revision ID: c2f8a61e0b22
 Revises: 9a4e2c7f1b36
@@ -20,8 +20,11 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     for stmt in backbone_ddl("subsidy"):
         op.execute(stmt)
+    # What a batch was generated from (kit.barrier): producer → outbox position.
+    op.execute("ALTER TABLE subsidy.batch ADD COLUMN as_of jsonb")
 
 
 def downgrade() -> None:
+    op.execute("ALTER TABLE subsidy.batch DROP COLUMN as_of")
     op.execute("DROP TABLE subsidy.dead_letter")
     op.execute("ALTER TABLE subsidy.outbox DROP COLUMN position")

@@ -11,6 +11,7 @@ from services.dropout.domain import today_local
 from services.dropout.risk import service
 from services.dropout.students.scope import visible_to
 from services.kit.auth import CurrentPrincipal
+from services.kit.barrier import FreshProjection
 from services.kit.db import SessionDep
 from services.kit.pagination import Cursor, Limit, Page, paginate
 from services.kit.rls import within
@@ -44,6 +45,7 @@ class RiskItem(BaseModel):
     description=service.__doc__,
 )
 async def list_risk(
+    fresh: FreshProjection,
     session: SessionDep,
     principal: CurrentPrincipal,
     limit: Limit = 50,

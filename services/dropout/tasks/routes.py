@@ -9,6 +9,7 @@ from sqlalchemy import String, cast, select
 from services.dropout.tasks import service
 from services.dropout.tasks.models import Task
 from services.kit.auth import CurrentPrincipal
+from services.kit.barrier import FreshProjection
 from services.kit.db import SessionDep
 from services.kit.pagination import Cursor, Limit, Page, UpdatedSince, paginate
 from services.kit.responses import problems
@@ -42,6 +43,7 @@ class TaskDone(InputModel):
 
 @router.get("", response_model=Page[TaskPublic], summary="What the caller has to do now")
 async def list_tasks(
+    fresh: FreshProjection,
     session: SessionDep,
     principal: CurrentPrincipal,
     limit: Limit = 50,

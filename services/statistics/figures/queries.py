@@ -5,6 +5,7 @@ from datetime import date
 from sqlalchemy import Select, distinct, func, literal_column, select, tuple_
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.contracts.calendar import Semester
 from services.kit.auth import Role
 from services.kit.rls import within
 from services.statistics.facts.models import (
@@ -25,8 +26,7 @@ IN_SCHOOL = ("enrolled", "home_taught", "out_of_county", "graduated", "suspended
 
 def census_date(semester: str) -> date:
     """The day a semester's enrollment is counted on: 31 March (spring) or 30 September (autumn)."""
-    year, part = int(semester[:4]), semester[5:]
-    return date(year, 3, 31) if part == "spring" else date(year, 9, 30)
+    return Semester.parse(semester).census_day
 
 
 def _money(person_times, students, amount) -> dict:
@@ -233,7 +233,7 @@ async def dropout(session: AsyncSession, scope: FigureScope, *, year: int) -> di
 
 async def consolidation(session: AsyncSession, scope: FigureScope, *, year: int) -> dict:
     """Compulsory-stage students in school on 1 September of `year` who are still in school (巩固率)."""
-    start = date(year, 9, 1)
+    start = Semester(year, "autumn").opening_day  # 1 September: the school year `year` begins
     e = EnrollmentSpan
     cohort = (
         select(e.student_id)

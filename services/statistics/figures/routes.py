@@ -22,16 +22,18 @@ EXPORTABLE = {
     200: {
         "content": {"text/csv": {}, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}
     },
-    **problems(404),  # an area or school outside the caller's
+    **problems(404, 503),  # an area or school outside the caller's; 503: projections lagging (kit.barrier)
 }
 
 
 def current_semester(today: date | None = None) -> str:
-    """Spring runs February–July, autumn August–January (January belongs to the previous autumn)."""
-    today = today or calendar.today()
-    if today.month == 1:
-        return f"{today.year - 1}-autumn"
-    return f"{today.year}-{'spring' if 2 <= today.month <= 7 else 'autumn'}"
+    """Return today's semester (the contracts' calendar: spring February–July, autumn August–January)."""
+    return str(calendar.Semester.of(today or calendar.today()))
+
+
+def year_of(semester: str) -> int:
+    """Return the calendar year a semester is counted in (`2026-autumn` → 2026)."""
+    return calendar.Semester.parse(semester).year
 
 
 def _out(name: str, title: str, scope: FigureScope, payload: dict, fmt: str) -> Any:
@@ -40,6 +42,8 @@ def _out(name: str, title: str, scope: FigureScope, payload: dict, fmt: str) -> 
         **({"school_code": scope.school_code} if scope.school_code else {}),
         **payload,
     }
+    if scope.as_of is not None and fmt == "json":
+        payload["as_of"] = scope.as_of.public()  # every write acknowledged before the request is counted
     return payload if fmt == "json" else export(name, payload, fmt, title=title)
 
 
@@ -48,7 +52,7 @@ async def subsidy_stats(
     session: SessionDep, scope: Scope, year: Year = None, semester: Semester = None, format: Format = "json"
 ) -> Any:
     """Only paid disbursements count. Persons and households are distinct; person-times count payments."""
-    y = year or (int(semester[:4]) if semester else None)
+    y = year or (year_of(semester) if semester else None)
 
     async def compute() -> dict:
         return await queries.subsidy(session, scope, year=year, semester=semester)
@@ -71,7 +75,7 @@ async def enrollment_stats(
         return await queries.enrollment(session, scope, semester=semester)
 
     payload = (
-        await serve(session, scope, "enrollment", year=int(semester[:4]), period=semester, compute=compute)
+        await serve(session, scope, "enrollment", year=year_of(semester), period=semester, compute=compute)
         if semester
         else await compute()
     )
@@ -97,7 +101,7 @@ async def verification_stats(
         return await queries.verification(session, scope, semester=semester)
 
     payload = await serve(
-        session, scope, "verification", year=int(semester[:4]), period=semester, compute=compute
+        session, scope, "verification", year=year_of(semester), period=semester, compute=compute
     )
     return _out("verification", "开学核查", scope, {"semester": semester, **payload}, format)
 

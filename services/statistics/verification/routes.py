@@ -12,7 +12,9 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from starlette.datastructures import UploadFile
 
+from services.contracts.areas import AREA_CODE_HELP, AREA_CODE_PATTERN
 from services.kit.auth import Principal, require
+from services.kit.barrier import FreshProjection
 from services.kit.db import SessionDep
 from services.kit.errors import Invalid
 from services.kit.pagination import Cursor, Limit, Page, paginate
@@ -104,8 +106,8 @@ async def _roster(request: Request, runner: VerificationRunner, job_id: uuid.UUI
     semester, area = form.get("semester"), form.get("area_code") or None
     if not isinstance(semester, str) or not _matches(SEMESTER, semester):
         raise Invalid(["semester"], "semester is required, as YYYY-spring or YYYY-autumn")
-    if area is not None and (not isinstance(area, str) or not _matches(r"^[0-9]{2,12}$", area)):
-        raise Invalid(["area_code"], "area_code must be 2 to 12 digits")
+    if area is not None and (not isinstance(area, str) or not _matches(AREA_CODE_PATTERN, area)):
+        raise Invalid(["area_code"], f"area_code must be {AREA_CODE_HELP}")
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
         raise Invalid(["file"], "Send the roster as `file` (CSV or XLSX), or JSON rows")
@@ -134,9 +136,12 @@ def _matches(pattern: str, value: str) -> bool:
     summary="Submit a platform roster for verification",
     description=DESCRIPTION,
     openapi_extra=ROSTER_BODY,
-    responses=problems(403, 413),
+    responses=problems(403, 413, 503),
 )
-async def submit_roster(request: Request, session: SessionDep, principal: Submitter) -> Any:
+async def submit_roster(
+    fresh: FreshProjection, request: Request, session: SessionDep, principal: Submitter
+) -> Any:
+    # The roster is compared with the projections after every write acknowledged before it (kit.barrier).
     runner: VerificationRunner = request.app.state.verifications
     job_id = uuid.uuid4()
     fields, source = await _roster(request, runner, job_id)

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.subsidy.batches.generation import LIVE_INDEX
+from services.subsidy.batches.generation import LIVE_INDEX, reason_of
 from services.subsidy.batches.models import Batch, Disbursement
 from services.subsidy.domain import AT_SCHOOL, current_semester, parse_semester
 from services.subsidy.events import emit_lines
@@ -19,15 +19,10 @@ from services.subsidy.projection.models import StudentFact
 BEYOND_DRAFT = ("submitted", "approved", "paid", "rejected")
 
 
-def is_eligible(policy: Policy, student: StudentFact) -> bool:
-    """Python mirror of generation.eligible, for one student."""
-    return (
-        student.status in AT_SCHOOL
-        and student.stage in policy.stages
-        and (not policy.categories or bool(set(student.categories) & set(policy.categories)))
-        and (not policy.boarding_only or student.boarding)
-        and (not policy.non_boarders_only or not student.boarding)
-    )
+async def is_eligible(session: AsyncSession, policy: Policy, student: StudentFact) -> bool:
+    """Whether the student passes the policy's rule (generation.reason_of: eligibility stated once)."""
+    reason = select(reason_of(policy)).where(StudentFact.student_id == student.student_id)
+    return (await session.execute(reason)).scalar_one_or_none() is None
 
 
 async def propose_for(
@@ -57,7 +52,7 @@ async def propose_for(
         ).scalars()
         for batch in batches.all():
             policy = await policy_for_year(session, batch.policy_code, year)
-            if policy is not None and is_eligible(policy, student):
+            if policy is not None and await is_eligible(session, policy, student):
                 proposed += await _propose(session, student, batch, policy)
     return proposed
 

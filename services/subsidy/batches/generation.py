@@ -38,31 +38,30 @@ def _array(values: list[str]):
     return cast(values, ARRAY(String(30)))
 
 
-def eligible(policy: Policy) -> list[ColumnElement]:
-    """SQL conditions for a projected student to be eligible for a policy revision."""
-    conds = [S.status.in_(AT_SCHOOL), S.stage.in_(policy.stages)]
-    if policy.categories:
-        conds.append(S.categories.overlap(_array(policy.categories)))
-    if policy.boarding_only:
-        conds.append(S.boarding.is_(true()))
-    if policy.non_boarders_only:
-        conds.append(S.boarding.is_(false()))
-    return conds
-
-
 def reason_of(policy: Policy) -> ColumnElement:
-    """SQL: the first rule a student fails (status, stage, category, boarding), else NULL."""
+    """SQL: the first rule of a policy revision a projected student fails, else NULL (eligible).
+
+    The one statement of eligibility: `eligible()` admits exactly the students this returns NULL
+    for, so a student is either in the batch or excluded with the reason that kept it out.
+    """
     whens = [
-        (S.status.not_in(AT_SCHOOL), "status"),
-        (or_(S.stage.is_(None), S.stage.not_in(policy.stages)), "stage"),
+        (func.coalesce(S.status.not_in(AT_SCHOOL), true()), "status"),
+        (func.coalesce(S.stage.not_in(policy.stages), true()), "stage"),
     ]
     if policy.categories:
-        whens.append((not_(S.categories.overlap(_array(policy.categories))), "category"))
+        whens.append(
+            (not_(func.coalesce(S.categories.overlap(_array(policy.categories)), false())), "category")
+        )
     if policy.boarding_only:
-        whens.append((S.boarding.is_(false()), "boarding"))
+        whens.append((func.coalesce(S.boarding, false()).is_(false()), "boarding"))
     if policy.non_boarders_only:
-        whens.append((S.boarding.is_(true()), "boarding"))
+        whens.append((func.coalesce(S.boarding, false()).is_(true()), "boarding"))
     return case(*whens, else_=None)
+
+
+def eligible(policy: Policy) -> list[ColumnElement]:
+    """SQL conditions for a projected student to be eligible for a policy revision: no reason against."""
+    return [reason_of(policy).is_(None)]
 
 
 def _reason_text(code: ColumnElement) -> ColumnElement:
@@ -212,6 +211,8 @@ async def insert_exclusions(session: AsyncSession, batch: Batch, policy: Policy)
         .limit(1)
         .lateral("other")
     )
+    # Eligible students without a line here are those another live line holds (the same snapshot
+    # that inserted the lines: nobody can be eligible here, unlisted and held nowhere).
     reason = case(
         (removed_here.exists(), "objection"),
         else_=func.coalesce(
@@ -264,7 +265,11 @@ async def refresh_totals(session: AsyncSession, batch: Batch) -> None:
 
 
 async def generate(session: AsyncSession, batch: Batch, policy: Policy) -> None:
-    """(Re)generate a batch from the projection as it is now."""
+    """(Re)generate a batch from the projection as it is now.
+
+    Callers run it in one REPEATABLE READ snapshot taken after the barrier (kit.db's
+    SnapshotSessionDep): lines and exclusions are read from the same students.
+    """
     # The batch is in the caller's scope; whether its students have a live line elsewhere (another
     # school, another county) is a look across scopes on purpose (kit.rls): a line the caller
     # cannot see must still keep the student out, and be named in the exclusions.

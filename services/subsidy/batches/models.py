@@ -2,7 +2,7 @@ import uuid
 from datetime import date, datetime
 
 from sqlalchemy import BigInteger, CheckConstraint, Column, DateTime, ForeignKey, Index, String, text
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlmodel import Field
 
 from services.subsidy.db import SubsidyModel, created_at_field, now, updated_at_field
@@ -50,6 +50,8 @@ class Batch(SubsidyModel, table=True):
         default_factory=now, sa_column=Column(DateTime(timezone=True), nullable=False)
     )
     generated_by: str = Field(max_length=100)
+    # The producers' outbox positions the projection reflected when the lines were generated.
+    as_of: dict | None = Field(default=None, sa_column=Column(JSONB))
     version: int = 1
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()

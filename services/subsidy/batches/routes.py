@@ -1,11 +1,11 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query, Request
 from sqlalchemy import select
 
 from services.kit.auth import CurrentPrincipal
-from services.kit.db import SessionDep
+from services.kit.db import SessionDep, SnapshotSessionDep
 from services.kit.pagination import Cursor, Limit, Page, UpdatedSince, paginate
 from services.kit.responses import problems
 from services.kit.rls import within
@@ -36,16 +36,35 @@ async def locked_batch(batch_id: uuid.UUID, session: SessionDep, principal: Curr
     return await service.get_batch_or_404(session, principal, batch_id, lock=True)
 
 
+async def locked_batch_snapshot(
+    batch_id: uuid.UUID, session: SnapshotSessionDep, principal: CurrentPrincipal
+) -> Batch:
+    """The batch, locked, in a transaction that reads one snapshot taken after the barrier."""
+    return await service.get_batch_or_404(session, principal, batch_id, lock=True)
+
+
 BatchInScope = Annotated[Batch, Depends(batch_in_scope)]
 LockedBatch = Annotated[Batch, Depends(locked_batch)]
+LockedBatchSnapshot = Annotated[Batch, Depends(locked_batch_snapshot)]
 
 
 @router.post(
-    "", status_code=201, response_model=BatchPublic, summary="Generate a batch", responses=problems(403, 409)
+    "",
+    status_code=201,
+    response_model=BatchPublic,
+    summary="Generate a batch",
+    responses=problems(403, 409, 422, 503),
 )
-async def create_batch(data: BatchCreate, session: SessionDep, principal: CurrentPrincipal) -> BatchPublic:
-    """Generate the lines from the students enrolled now; every other student is listed with the reason."""
-    batch = await service.create_batch(session, principal, data=data)
+async def create_batch(
+    request: Request, data: BatchCreate, session: SnapshotSessionDep, principal: CurrentPrincipal
+) -> BatchPublic:
+    """Generate the lines from the students enrolled now; every other student is listed with the reason.
+
+    Every registration acknowledged before this request is included: the service first waits (at most
+    `NOL_BARRIER_TIMEOUT_SECONDS`, then 503 with Retry-After) until its copy of the registry has applied
+    them, then reads that copy in one snapshot; `as_of` on the batch says which positions it reflects.
+    """
+    batch = await service.create_batch(session, principal, data=data, as_of=request.state.as_of)
     return await render.to_public(session, batch)
 
 
@@ -101,16 +120,21 @@ async def read_batch(batch: BatchInScope, session: SessionDep) -> BatchPublic:
     "/{batch_id}/regenerate",
     response_model=BatchPublic,
     summary="Regenerate a draft batch",
-    responses=problems(403, 404, 409),
+    responses=problems(403, 404, 409, 422, 503),
 )
 async def regenerate_batch(
-    batch: LockedBatch,
-    session: SessionDep,
+    request: Request,
+    batch: LockedBatchSnapshot,
+    session: SnapshotSessionDep,
     principal: CurrentPrincipal,
     data: Annotated[VersionIn | None, Body()] = None,
 ) -> BatchPublic:
-    """Generate a draft or rejected batch again from the students as they are now (back to draft)."""
-    await service.regenerate(session, principal, batch=batch, version=(data or VersionIn()).version)
+    """Generate a draft or rejected batch again from the students as they are now (back to draft).
+
+    Like generation, it first waits for every acknowledged registry write, then reads one snapshot.
+    """
+    version = (data or VersionIn()).version
+    await service.regenerate(session, principal, batch=batch, version=version, as_of=request.state.as_of)
     return await render.to_public(session, batch)
 
 

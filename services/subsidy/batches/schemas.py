@@ -4,6 +4,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from services.contracts.calendar import EventDate
 from services.kit.schemas import InputModel, OutputModel, Stored
 from services.subsidy.domain import SEMESTER_PATTERN, BatchKind, BatchStatus, Level
 
@@ -21,7 +22,7 @@ class BatchCreate(InputModel):
 
 
 class SubmitIn(InputModel):
-    publicity_start: date | None = Field(
+    publicity_start: EventDate | None = Field(
         default=None,
         description="The day the list was posted for public notice (公示): today by default; may be up to "
         "30 days back (lists posted on the notice board before entry), never in the future",
@@ -50,7 +51,7 @@ class CancelIn(InputModel):
 
 
 class PayIn(InputModel):
-    paid_on: date
+    paid_on: EventDate
     reference: str = Field(min_length=1, max_length=100, description="Bank or treasury payment reference")
     version: int | None = None
 
@@ -123,6 +124,12 @@ class BatchSummary(Stored):
     open_objections: int = 0
     generated_at: datetime
     generated_by: str
+    as_of: dict[str, int] | None = Field(
+        default=None,
+        description="What the lines were generated from: each producer's event position "
+        "(as in `X-Event-Position`); every write acknowledged before the generation is included",
+        examples=[{"registry": 1234}],
+    )
 
 
 class BatchPublic(BatchSummary):

@@ -8,6 +8,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.contracts import calendar
 from services.kit.auth import Principal, Role
+from services.kit.barrier import AsOf
 from services.kit.errors import Conflict, Forbidden, Invalid, NotFound, StaleVersion
 from services.kit.rls import within
 from services.subsidy.batches import generation
@@ -107,7 +108,9 @@ async def _policy_for(session: AsyncSession, principal: Principal, data: BatchCr
     return policy
 
 
-async def create_batch(session: AsyncSession, principal: Principal, *, data: BatchCreate) -> Batch:
+async def create_batch(
+    session: AsyncSession, principal: Principal, *, data: BatchCreate, as_of: AsOf
+) -> Batch:
     """Generate a batch from the students enrolled now; a second live regular one is a conflict."""
     if principal.role not in MAKERS:
         raise Forbidden("Only school, township, county and admin users make batches")
@@ -121,6 +124,7 @@ async def create_batch(session: AsyncSession, principal: Principal, *, data: Bat
         policy_code=policy.code,
         policy_id=policy.id,
         generated_by=principal.username,
+        as_of=as_of.public(),
     )
     session.add(batch)
     try:
@@ -137,7 +141,7 @@ async def create_batch(session: AsyncSession, principal: Principal, *, data: Bat
 
 
 async def regenerate(
-    session: AsyncSession, principal: Principal, *, batch: Batch, version: int | None
+    session: AsyncSession, principal: Principal, *, batch: Batch, version: int | None, as_of: AsOf
 ) -> Batch:
     """Generate a draft (or rejected) batch again from the students as they are now."""
     if principal.role not in MAKERS:
@@ -150,7 +154,7 @@ async def regenerate(
     if policy is None:
         raise Conflict(f"Policy {batch.policy_code} no longer applies in {year}")
     batch.policy_id, batch.status, batch.generated_at = policy.id, "draft", now()
-    batch.generated_by, batch.reject_reason = principal.username, None
+    batch.generated_by, batch.reject_reason, batch.as_of = principal.username, None, as_of.public()
     await generation.generate(session, batch, policy)
     await record(session, batch, principal, "regenerated")
     return batch
@@ -222,6 +226,7 @@ async def record(
         "total_fen": batch.total_fen,
         "actor": principal.username,
         "note": note,
+        "as_of": batch.as_of,
         **{
             k: getattr(batch, k).isoformat() if getattr(batch, k) else None
             for k in ("publicity_start", "publicity_end", "paid_on")

@@ -107,7 +107,7 @@ async def pay(session: AsyncSession, principal: Principal, *, batch: Batch, data
             )
         )
     ).scalar_one()
-    if data.paid_on > calendar.today() or (approved_at and data.paid_on < approved_at.date()):
+    if data.paid_on > calendar.today() or (approved_at and data.paid_on < calendar.local_date(approved_at)):
         raise Invalid(["paid_on"], "paid_on must be between the county's approval and today")
     batch.status, batch.paid_on, batch.reference = "paid", data.paid_on, data.reference
     await set_line_status(session, batch, "paid", paid_on=data.paid_on)

@@ -2,6 +2,7 @@ import uuid
 
 from pydantic import Field, StrictInt, model_validator
 
+from services.contracts.areas import AREA_CODE_PATTERN
 from services.kit.schemas import InputModel, Stored
 from services.subsidy.domain import Category, PolicyKind, Stage
 
@@ -33,7 +34,7 @@ class PolicyCreate(InputModel):
     amount_fen: StrictInt = Field(gt=0, le=10**9, description="Per semester, in fen (integer)")
     years: Years = Field(min_length=1, max_length=100, description="Calendar years of the semesters")
     area_code: str | None = Field(
-        default=None, pattern=r"^[0-9]{2,12}$", description="Where it applies; default the creator's area"
+        default=None, pattern=AREA_CODE_PATTERN, description="Where it applies; default the creator's area"
     )
 
     @model_validator(mode="after")

@@ -65,7 +65,7 @@ async def on_household(session: AsyncSession, event: Event) -> None:
     """A household that became eligible (e.g. dibao) may be owed back-payments for its children."""
     if not event.type.endswith(".status_changed") or not event.data.became:
         return
-    household_id = uuid.UUID(event.data["id"])
+    household_id = uuid.UUID(event.data.id)
     students = (
         await session.execute(select(StudentFact.student_id).where(StudentFact.household_id == household_id))
     ).scalars()

@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 
 from services.contracts import calendar
 from services.kit.auth import CurrentPrincipal
+from services.kit.barrier import FreshProjection
 from services.kit.db import SessionDep
 from services.subsidy.tasks import service
 
@@ -35,6 +36,7 @@ class TaskList(BaseModel):
 
 @router.get("", response_model=TaskList, summary="The caller's subsidy to-dos")
 async def list_tasks(
+    fresh: FreshProjection,
     session: SessionDep,
     principal: CurrentPrincipal,
     on: Annotated[
