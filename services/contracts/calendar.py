@@ -12,8 +12,11 @@ Asia/Shanghai), never the server's local date: on a UTC server 23:30 is already 
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
+from functools import lru_cache, total_ordering
+from typing import Annotated
 from zoneinfo import ZoneInfo
+
+from pydantic import AfterValidator
 
 SEMESTER_PATTERN = r"^20[0-9]{2}-(spring|autumn)$"
 _SEMESTER_RE = re.compile(r"^(20[0-9]{2})-(spring|autumn)$")
@@ -24,10 +27,17 @@ class BadSemester(ValueError):
     """Not `YYYY-spring` / `YYYY-autumn` between 2000 and 2100."""
 
 
-@dataclass(frozen=True, order=True)
+@total_ordering
+@dataclass(frozen=True)
 class Semester:
     year: int
     term: str  # spring | autumn
+
+    def __lt__(self, other: "Semester") -> bool:
+        # In time order: spring before autumn of a year (not the alphabetical order of the words).
+        if not isinstance(other, Semester):
+            return NotImplemented
+        return (self.year, TERMS.index(self.term)) < (other.year, TERMS.index(other.term))
 
     @classmethod
     def parse(cls, text: str) -> "Semester":
@@ -128,3 +138,55 @@ def start_of_day(day: date) -> datetime:
 
 
 ONE_DAY = timedelta(days=1)
+
+
+# Plausibility bounds, once for every schema: an absence dated 0001-01-01 or a case opened in 1900 is a
+# typing error (or a probe), never a fact this system could hold. Events (absences, cases, visits,
+# sessions, enrollment changes, payments, household statuses) lie between the first day of 2000 and a
+# year from today; people are born from 1900 on (the ID number's date is checked against it too).
+EARLIEST_EVENT = date(2000, 1, 1)
+EVENT_HORIZON = timedelta(days=366)
+EARLIEST_BIRTH = date(1900, 1, 1)
+
+
+def event_date_problem(day: date, *, on: date | None = None) -> str | None:
+    """Return why a date is implausible for an event recorded on `on` (default today), or None."""
+    latest = (on or today()) + EVENT_HORIZON
+    if day < EARLIEST_EVENT:
+        return f"must not be before {EARLIEST_EVENT.isoformat()}"
+    if day > latest:
+        return f"must not be more than a year ahead (after {latest.isoformat()})"
+    return None
+
+
+def birth_date_problem(day: date, *, on: date | None = None) -> str | None:
+    """Return why a birth date is implausible, or None."""
+    if day < EARLIEST_BIRTH:
+        return f"must not be before {EARLIEST_BIRTH.isoformat()}"
+    if day > (on or today()):
+        return "must not be in the future"
+    return None
+
+
+def _event_date(value: date) -> date:
+    if (problem := event_date_problem(value)) is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _event_time(value: datetime) -> datetime:
+    day = local_date(value) if value.tzinfo is not None else value.date()
+    if (problem := event_date_problem(day)) is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _birth_date(value: date) -> date:
+    if (problem := birth_date_problem(value)) is not None:
+        raise ValueError(problem)
+    return value
+
+
+EventDate = Annotated[date, AfterValidator(_event_date)]
+EventTime = Annotated[datetime, AfterValidator(_event_time)]
+BirthDate = Annotated[date, AfterValidator(_birth_date)]

@@ -7,6 +7,7 @@ from sqlalchemy import delete, literal, select, union
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.contracts.calendar import Semester
 from services.kit.auth import Principal, Role
 from services.kit.errors import Conflict, Forbidden
 from services.kit.rls import as_system, within
@@ -28,7 +29,7 @@ Compute = Callable[[AsyncSession, FigureScope], Awaitable[dict]]
 
 def year_figures(year: int) -> list[tuple[str, str, Compute]]:
     """Every figure of a year: (figure, period, how to compute it)."""
-    spring, autumn = f"{year}-spring", f"{year}-autumn"
+    spring, autumn = str(Semester(year, "spring")), str(Semester(year, "autumn"))
     out: list[tuple[str, str, Compute]] = [
         ("subsidy", "", lambda s, sc: queries.subsidy(s, sc, year=year, semester=None)),
         ("dropout", "", lambda s, sc: queries.dropout(s, sc, year=year)),

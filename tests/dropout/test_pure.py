@@ -2,10 +2,10 @@
 
 from datetime import date, timedelta
 
+from services.contracts.calendar import zone
 from services.dropout.absences.rules import run_reaching
 from services.dropout.calendar.service import Calendar
 from services.dropout.cases.checks import return_verdict, seconds_until_next_run
-from services.contracts.calendar import zone
 from services.dropout.domain import is_compulsory, semester_start
 
 D = date.fromisoformat

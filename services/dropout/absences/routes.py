@@ -2,7 +2,7 @@ import uuid
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import Field, TypeAdapter, ValidationError
 from sqlalchemy import select
@@ -12,6 +12,7 @@ from services.dropout.absences.models import Absence
 from services.dropout.absences.schemas import MAX_ITEMS, AbsenceIn, AbsencePostResult, AbsencePublic
 from services.dropout.domain import AbsenceReason
 from services.kit.auth import CurrentPrincipal
+from services.kit.barrier import barrier_of
 from services.kit.db import SessionDep
 from services.kit.pagination import Cursor, Limit, Page, UpdatedSince, paginate
 from services.kit.responses import problems
@@ -58,21 +59,33 @@ BODY_SCHEMA = {"anyOf": [_ITEM, {"type": "array", "items": _ITEM, "minItems": 1,
     responses=problems(403, 404),
 )
 async def post_absences(
-    session: SessionDep, principal: CurrentPrincipal, data: Annotated[Any, Body(openapi_examples=EXAMPLES)]
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    data: Annotated[Any, Body(openapi_examples=EXAMPLES)],
 ) -> dict:
     """Record the day's absences (school for its own students; county, admin), up to 2000 a request.
     Idempotent per student and date: the same absence again is `unchanged`, a changed reason `updated`.
     Each item gets its result; a list keeps the valid items and reports the others as `error`
     (unknown student, not enrolled, future date, not a school day, repeated); a single object that
     fails gets 404 or 422. One unexplained day gives the school a task to reach the family;
-    NOL_DROPOUT_CASE_AFTER_DAYS (3) consecutive unexplained school days open a case."""
+    NOL_DROPOUT_CASE_AFTER_DAYS (3) consecutive unexplained school days open a case. A student
+    registered a moment before is known here: when a student named is unknown or not enrolled, the
+    service first applies every registry write acknowledged so far (503 with Retry-After if that
+    takes longer than NOL_BARRIER_TIMEOUT_SECONDS)."""
     single = not isinstance(data, list)
     try:
         items = [ONE.validate_python(data)] if single else MANY.validate_python(data)
     except ValidationError as exc:
         # Validated here, not by FastAPI, so the error names the field, not the union branch.
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from exc
-    return await service.post_absences(session, principal, items=items, single=single)
+    return await service.post_absences(
+        session,
+        principal,
+        items=items,
+        single=single,
+        catch_up=lambda: barrier_of(request).wait(only="registry"),
+    )
 
 
 @router.get("/absences", response_model=Page[AbsencePublic], summary="List absences")

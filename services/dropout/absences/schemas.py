@@ -3,6 +3,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
+from services.contracts.calendar import EventDate
 from services.dropout.domain import AbsenceReason
 from services.kit.schemas import InputModel, Stored
 
@@ -11,7 +12,7 @@ MAX_ITEMS = 2000
 
 class AbsenceIn(InputModel):
     student_id: uuid.UUID
-    date: date
+    date: EventDate
     reason: AbsenceReason = Field(description="sick (病假), leave (事假) or unexplained (无故缺勤)")
     note: str | None = Field(default=None, max_length=500)
 

@@ -1,6 +1,7 @@
 """Absences: posted one or many at a time, idempotent per student and day; the rules follow."""
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import date
 
 from sqlalchemy import func, select, tuple_
@@ -26,6 +27,7 @@ from services.kit.rls import within
 from services.kit.settings import get_settings
 
 WRITERS = (Role.admin, Role.county, Role.school)
+CatchUp = Callable[[], Awaitable[object]]
 CHUNK = 500
 
 
@@ -81,19 +83,39 @@ async def _upsert(session: AsyncSession, rows: list[dict]) -> dict:
     return {(r.student_id, r.date): r for r in (await session.execute(stmt, rows)).all()}
 
 
+async def _students(session: AsyncSession, principal: Principal, ids: list[uuid.UUID]) -> dict:
+    rows = await session.execute(
+        select(Student).where(Student.id.in_(ids), visible_to(principal)).execution_options(
+            populate_existing=True)
+    )  # fmt: skip
+    return {s.id: s for s in rows.scalars()}
+
+
+async def students_posted(
+    session: AsyncSession, principal: Principal, *, ids: list[uuid.UUID], catch_up: CatchUp | None
+) -> dict[uuid.UUID, Student]:
+    """Return the students named, as the registry last said; wait for the registry's news first
+    when one is unknown here or not enrolled (a student registered a moment ago may be on its way)."""
+    students = await _students(session, principal, ids)
+    if catch_up is not None and any(s is None or s.status != "enrolled" for s in map(students.get, ids)):
+        await catch_up()  # the barrier: every registry write acknowledged so far is applied here
+        students = await _students(session, principal, ids)
+    return students
+
+
 async def post_absences(
-    session: AsyncSession, principal: Principal, *, items: list[AbsenceIn], single: bool
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    items: list[AbsenceIn],
+    single: bool,
+    catch_up: CatchUp | None = None,
 ) -> dict:
     """Record absences (re-posting one is a no-op; a changed reason updates it), then apply the rules."""
     if principal.role not in WRITERS:
         raise Forbidden("Only school, county and admin users post absences")
     ids = list({i.student_id for i in items})
-    students = {
-        s.id: s
-        for s in (
-            await session.execute(select(Student).where(Student.id.in_(ids), visible_to(principal)))
-        ).scalars()
-    }
+    students = await students_posted(session, principal, ids=ids, catch_up=catch_up)
     calendars: dict = await calendars_for(session, {s.area_code for s in students.values()})
     calendars[None] = Calendar(holidays=frozenset(get_settings().holidays))
     today = today_local()

@@ -3,6 +3,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from services.contracts.areas import AREA_CODE_PATTERN
 from services.kit.schemas import InputModel
 
 
@@ -23,7 +24,7 @@ class CalendarEntry(InputModel):
 
 class CalendarPut(InputModel):
     area_code: str | None = Field(
-        default=None, pattern=r"^[0-9]{2,12}$", description="Default: the caller's area (usually the county)"
+        default=None, pattern=AREA_CODE_PATTERN, description="Default: the caller's area (usually the county)"
     )
     days: list[CalendarEntry] = Field(max_length=400)
 

@@ -17,6 +17,9 @@ from services.kit.settings import get_settings
 HOLIDAY, SCHOOL_DAY = "holiday", "school_day"
 MAX_WALK = 400  # a calendar without school days for more than a year is a data error, not a loop
 AREA_LENGTHS = (2, 4, 6, 9, 12)
+# A school year has about 14 weeks of breaks and holidays (~27 % of weekdays); a calendar declaring
+# most weekdays holidays would silently switch off absence recording and the dropout timers.
+MAX_HOLIDAY_SHARE = 0.6
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,7 @@ async def put_year(session: AsyncSession, principal: Principal, *, year: int, da
         while d <= last:
             days[d] = (entry.kind, entry.name)
             d += timedelta(days=1)
+    _check_plausible(days, year=year)
     await session.execute(
         delete(CalendarDay).where(CalendarDay.area_code == area, extract("year", CalendarDay.day) == year)
     )
@@ -137,6 +141,20 @@ async def put_year(session: AsyncSession, principal: Principal, *, year: int, da
         },
     )
     return area
+
+
+def _check_plausible(days: dict[date, tuple[str, str | None]], *, year: int) -> None:
+    """Refuse a year whose holidays (with the national ones) cover most of its weekdays."""
+    weekdays = [date(year, 1, 1) + timedelta(days=i) for i in range(366)]
+    weekdays = [d for d in weekdays if d.year == year and d.weekday() < 5]
+    national = set(get_settings().holidays)
+    off = sum(1 for d in weekdays if (days[d][0] == HOLIDAY if d in days else d in national))
+    if off > MAX_HOLIDAY_SHARE * len(weekdays):
+        raise Invalid(
+            ["days"],
+            f"{off} of the {len(weekdays)} weekdays of {year} would be holidays (at most "
+            f"{int(MAX_HOLIDAY_SHARE * 100)} %): that would stop absence recording; check the entries",
+        )
 
 
 async def effective_year(session: AsyncSession, *, area: str, year: int) -> list[dict]:

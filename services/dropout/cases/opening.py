@@ -13,6 +13,7 @@ from services.dropout.domain import CaseSource, CaseStatus, Level, today_local
 from services.dropout.events import emit_all, event
 from services.dropout.students.models import Student
 from services.dropout.students.scope import student_ref
+from services.dropout.students.unregistered import NOT_REGISTERED
 from services.dropout.tasks.models import Task
 from services.dropout.tasks.service import add_tasks, complete_tasks, task_row
 from services.kit.settings import get_settings
@@ -53,23 +54,31 @@ def case_event(what: str, case: Case, student: Student, **extra) -> dict:
 
 
 def opening_tasks(case: Case, student: Student) -> list[dict]:
-    """The school persuades, the village visits, the township and county are told (and watch the timer)."""
+    """The school persuades, the village visits, the township and county are told (and watch the timer).
+
+    A roster child the registry does not know has no school yet: the village visits, and the township
+    and county see that the child is still to be placed and registered.
+    """
     today = today_local()
     soon = today + timedelta(days=3)
     watch = today + timedelta(days=get_settings().dropout_escalate_after_days)
     key = f"case:{case.id}"
-    rows = [
-        task_row(
-            key=f"{key}:school:persuade",
-            kind="persuade",
-            role="school",
-            due_on=soon,
-            student=student,
-            case_id=case.id,
-            title=f"劝返：{student.name}（{case.absent_since or case.opened_on}起未到校）",
-        ),
-    ]
+    unregistered = student.status == NOT_REGISTERED
+    rows = []
+    if student.school_code:
+        rows.append(
+            task_row(
+                key=f"{key}:school:persuade",
+                kind="persuade",
+                role="school",
+                due_on=soon,
+                student=student,
+                case_id=case.id,
+                title=f"劝返：{student.name}（{case.absent_since or case.opened_on}起未到校）",
+            )
+        )
     if student.village_code:
+        visit = "劝其入学" if unregistered else "劝其返校"
         rows.append(
             task_row(
                 key=f"{key}:village:home_visit",
@@ -78,9 +87,10 @@ def opening_tasks(case: Case, student: Student) -> list[dict]:
                 due_on=soon,
                 student=student,
                 case_id=case.id,
-                title=f"家访：{student.name}，劝其返校",
+                title=f"家访：{student.name}，{visit}",
             )
         )
+    review = "未在学籍系统，督促入学并登记学籍" if unregistered else "督促劝返"
     for role in ("township", "county"):
         rows.append(
             task_row(
@@ -90,7 +100,7 @@ def opening_tasks(case: Case, student: Student) -> list[dict]:
                 due_on=watch,
                 student=student,
                 case_id=case.id,
-                title=f"新立案：{student.name}，督促劝返",
+                title=f"新立案：{student.name}，{review}",
             )
         )
     return rows

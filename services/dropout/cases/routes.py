@@ -20,10 +20,11 @@ from services.dropout.domain import CaseSource, CaseStatus, CloseOutcome, Level,
 from services.dropout.students.models import Student
 from services.kit.auth import CurrentPrincipal, Role
 from services.kit.db import SessionDep
-from services.kit.errors import Forbidden
+from services.kit.errors import Forbidden, Invalid
 from services.kit.pagination import Cursor, Limit, Page, UpdatedSince, paginate
 from services.kit.responses import problems
 from services.kit.rls import within
+from services.kit.settings import get_settings
 from services.kit.versioning import IfMatch
 
 router = APIRouter(prefix="/api/v1/dropout", tags=["dropout cases"], lifespan=daily_lifespan)
@@ -51,7 +52,13 @@ async def list_cases(
     opened_to: date | None = None,
     updated_since: UpdatedSince = None,
 ):
-    """Cases of the students in the caller's scope (village users: their village's), oldest change first."""
+    """Cases of the students in the caller's scope (village users: their village's), oldest change first.
+
+    A case from a platform roster (`source` `verification`) for a child the registry does not know
+    carries what the roster says (`student_name`, `id_number_masked`, `household_platform_id`,
+    `village_code`; `student_registered` false) and is seen in the household's village, township
+    and county. Once the registry registers the child with the same ID number, the case (same `id`,
+    with its actions) belongs to the registry's student: `student_id` becomes that student's."""
     stmt: Select = service.in_scope(principal)
     filters = {
         Case.student_id: student_id,
@@ -146,9 +153,11 @@ async def run_daily_checks(
     session: SessionDep, principal: CurrentPrincipal, data: CheckRun | None = None
 ) -> dict:
     """Run the escalation timer and the confirmation of returns for the caller's area (county, admin),
-    as of `today` (default: today in the deployment's zone). The service runs them by itself every
-    day at 02:00 local time."""
+    as of today in the deployment's zone. The service runs them by itself every day at 02:00 local
+    time. `today` is refused (422) unless the deployment allows it (NOL_ALLOW_CLOCK_OVERRIDE, tests)."""
     if principal.role not in (Role.admin, Role.county):
         raise Forbidden("Only county and admin users run the checks")
+    if data and data.today and not get_settings().allow_clock_override:
+        raise Invalid(["today"], "today cannot be chosen: the checks run as of today in the deployment")
     today = (data.today if data else None) or today_local()
     return await run_checks(session, area=principal.area_code, today=today)

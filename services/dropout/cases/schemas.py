@@ -3,6 +3,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
+from services.contracts.calendar import EventDate, EventTime
 from services.dropout.domain import ActionKind, ReasonGroup
 from services.kit.schemas import InputModel, Stored
 
@@ -10,8 +11,8 @@ from services.kit.schemas import InputModel, Stored
 class CaseCreate(InputModel):
     student_id: uuid.UUID
     reason_group: ReasonGroup | None = None
-    opened_on: date | None = Field(default=None, description="Default: today")
-    absent_since: date | None = None
+    opened_on: EventDate | None = Field(default=None, description="Default: today")
+    absent_since: EventDate | None = None
     note: str | None = Field(default=None, max_length=2000)
 
 
@@ -23,7 +24,7 @@ class CaseUpdate(InputModel):
 
 class ActionCreate(InputModel):
     kind: ActionKind
-    occurred_at: datetime | None = Field(default=None, description="Default: now; never in the future")
+    occurred_at: EventTime | None = Field(default=None, description="Default: now; never in the future")
     note: str | None = Field(default=None, max_length=2000)
     outcome: str | None = Field(
         default=None,
@@ -50,6 +51,15 @@ class CasePublic(Stored):
     id: uuid.UUID
     student_id: uuid.UUID
     student_name: str
+    student_registered: bool = Field(
+        description="false while the registry has no record of the child (a platform roster child): the "
+        "case then carries what the roster says, and moves onto the registry's student once the child "
+        "is registered with the same ID number (student_id changes; the case and its actions stay)"
+    )
+    id_number_masked: str | None = Field(description="The student's ID number, masked (first 6, last 4)")
+    household_platform_id: str | None = Field(
+        description="The household's id on the poverty platform, when the case came from its roster"
+    )
     school_code: str | None
     village_code: str | None
     status: str = Field(description="open, escalated, returned_pending or closed")
@@ -70,7 +80,9 @@ class CasePublic(Stored):
 
 class CheckRun(InputModel):
     today: date | None = Field(
-        default=None, description="Run as of this date (default: today in the deployment's zone)"
+        default=None,
+        description="Run as of this date: refused unless the deployment allows it (NOL_ALLOW_CLOCK_OVERRIDE, "
+        "for tests); the checks run as of today in the deployment's zone",
     )
 
 

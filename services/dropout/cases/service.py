@@ -26,6 +26,7 @@ from services.dropout.domain import (
 from services.dropout.events import emit_all
 from services.dropout.students.models import Student
 from services.dropout.students.scope import student_for_write, visible_to
+from services.dropout.students.unregistered import NOT_REGISTERED
 from services.dropout.tasks.models import Task
 from services.dropout.tasks.service import complete_tasks
 from services.kit.auth import Principal, Role
@@ -69,6 +70,9 @@ async def to_public(session: AsyncSession, pairs: list[tuple[Case, Student]]) ->
             c.model_dump()
             | {
                 "student_name": s.name,
+                "student_registered": s.status != NOT_REGISTERED,
+                "id_number_masked": s.id_number_masked,
+                "household_platform_id": s.household_platform_id,
                 "school_code": s.school_code,
                 "village_code": s.village_code,
                 "actions": [a.model_dump() for a in actions[c.id]],

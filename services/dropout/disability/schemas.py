@@ -3,8 +3,10 @@ from datetime import date, datetime
 
 from pydantic import Field
 
+from services.contracts.calendar import EventDate
 from services.dropout.domain import Placement as PlacementKind
 from services.kit.schemas import InputModel, OutputModel, Stored
+from services.kit.text import PersonName
 
 
 class PlacementCreate(InputModel):
@@ -35,8 +37,8 @@ class PlacementPublic(Stored):
 
 class SessionCreate(InputModel):
     student_id: uuid.UUID
-    date: date
-    teacher: str = Field(min_length=1, max_length=50)
+    date: EventDate
+    teacher: PersonName = Field(min_length=1, max_length=50)
     duration_minutes: int = Field(ge=1, le=600)
     content: str = Field(min_length=1, max_length=2000)
 

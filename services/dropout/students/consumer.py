@@ -1,16 +1,24 @@
-"""Keep `student` in step with registry student events; a compulsory-age dropout opens a case."""
+"""Keep `student` in step with registry student events; a compulsory-age dropout opens a case.
+
+A newly registered student whose ID number hash is a roster child's takes over that child's case
+(cases/linking.py), in the same transaction as its own row.
+"""
 
 import uuid
 from datetime import date
 from typing import Any
 
+from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.contracts.events import Event
+from services.dropout.cases.linking import link_registered, lock_child
 from services.dropout.cases.opening import open_case
 from services.dropout.domain import CaseSource, is_compulsory
 from services.dropout.students.models import Student
+
+KEPT = ("id_number_hash", "id_number_masked")  # an event without them does not erase them
 
 
 def _values(event: Event) -> dict[str, Any]:
@@ -29,6 +37,8 @@ def _values(event: Event) -> dict[str, Any]:
         "groups": d.groups or [],
         "categories": d.categories or [],
         "disability": d.disability,
+        "id_number_hash": d.id_number_hash,
+        "id_number_masked": d.id_number_masked or None,
         "version": event.version or 0,
         "updated_at": event.time,
     }
@@ -37,14 +47,22 @@ def _values(event: Event) -> dict[str, Any]:
 async def on_student_event(session: AsyncSession, event: Event) -> None:
     """Upsert the student unless a newer version is held; open a case for a compulsory-age dropout."""
     values = _values(event)
+    registration = event.type.endswith(".student.created") and values["id_number_hash"]
+    if registration:  # the roster consumer may be keeping a stand-in for this child right now
+        await lock_child(session, values["id_number_hash"])
     table = Student.__table__
     stmt = insert(table).values(**values)
     stmt = stmt.on_conflict_do_update(
         index_elements=[table.c.id],
-        set_={k: stmt.excluded[k] for k in values if k != "id"},
+        set_={k: stmt.excluded[k] for k in values if k != "id"}
+        | {k: func.coalesce(stmt.excluded[k], table.c[k]) for k in KEPT},
         where=table.c.version < stmt.excluded.version,
     )
     await session.execute(stmt)
+    if registration:
+        student = await session.get(Student, values["id"], populate_existing=True)
+        if student is not None:
+            await link_registered(session, student)
     change = getattr(event.data, "change", None)  # enrollment_changed events carry the change
     if change is None or change.kind != "drop_out":
         return

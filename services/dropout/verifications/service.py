@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.contracts.calendar import Semester
 from services.dropout.cases.models import Case
 from services.dropout.cases.opening import open_case
 from services.dropout.db import now
@@ -123,7 +124,7 @@ def _created_event(v: Verification) -> dict:
             "school_code": v.school_code,
             "area_code": v.area_code,
             "semester": v.semester,
-            "year": int(v.semester[:4]),
+            "year": Semester.parse(v.semester).year,
             "expected": v.expected,
             "status": v.status,
         },
@@ -218,7 +219,7 @@ def _result_event(v: Verification, item: VerificationItem, student: Student) -> 
         | {
             "verification_id": str(v.id),
             "semester": v.semester,
-            "year": int(v.semester[:4]),
+            "year": Semester.parse(v.semester).year,
             "arrived": item.arrived,
             "reason": item.reason,
             "case_id": str(item.case_id) if item.case_id else None,

@@ -8,7 +8,7 @@ from sqlalchemy import literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.contracts.calendar import local_date
+from services.contracts.calendar import Semester, local_date
 from services.contracts.events import Event
 from services.statistics.facts.models import (
     ArrivalFact,
@@ -32,8 +32,13 @@ def _date(v: str | None) -> date | None:
     return date.fromisoformat(v[:10]) if v else None
 
 
+# A case about a child no registry record names yet (student_id absent) still counts, as a child
+# of its own: the id stands in for the student, stable across replays.
+CASE_CHILD = uuid.UUID("0f3c2b7e-4d1a-5e8f-9a6b-3c2d1e0f9a8b")
+
+
 def semester_year(semester: str) -> int:
-    return int(semester[:4])
+    return Semester.parse(semester).year
 
 
 async def _upsert(
@@ -144,7 +149,7 @@ async def on_household(session: AsyncSession, event: Event) -> None:
             "platform_id": d.platform_id,
             "head_name": d.head_name,
             "area_code": d.area_code,
-            "statuses": d.statuses or [],
+            "statuses": [status.model_dump(mode="json") for status in d.statuses],  # JSONB: plain dicts
             "version": event.version or 0,
         },
         key=["household_id"],
@@ -197,7 +202,7 @@ async def on_case(session: AsyncSession, event: Event) -> None:
         CaseFact,
         {
             "case_id": uuid.UUID(d.case_id),
-            "student_id": uuid.UUID(d.student_id),
+            "student_id": _uuid(d.student_id) or uuid.uuid5(CASE_CHILD, d.case_id),
             "area_code": d.area_code,
             "school_code": d.school_code,
             "village_code": d.village_code,
@@ -238,6 +243,8 @@ async def on_check(session: AsyncSession, event: Event) -> None:
 
 async def on_arrival(session: AsyncSession, event: Event) -> None:
     d = event.data
+    if d.student_id is None:
+        return  # arrivals are counted per registry student: one without is nothing to count
     if await held_if_locked(session, event, int(d.year)):
         return
     await _upsert(
@@ -260,6 +267,8 @@ async def on_arrival(session: AsyncSession, event: Event) -> None:
 
 async def on_placement(session: AsyncSession, event: Event) -> None:
     d = event.data
+    if d.student_id is None:
+        return  # placements are kept per registry student (one per child and year)
     if await held_if_locked(session, event, int(d.year)):
         return
     await _upsert(

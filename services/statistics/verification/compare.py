@@ -15,6 +15,8 @@ from datetime import date
 import asyncpg
 import structlog
 
+from services.contracts import calendar
+from services.contracts.calendar import Semester
 from services.statistics.verification import sql
 from services.statistics.verification.matching import best_matches, similarity
 from services.statistics.verification.prepare import COPY_COLUMNS, Prepared
@@ -30,14 +32,12 @@ CONNECTION_SETTINGS = {
 
 def school_year_start(semester: str) -> date:
     """1 September of the school year a semester belongs to (autumn YYYY and spring YYYY+1 share it)."""
-    year, part = int(semester[:4]), semester[5:]
-    return date(year if part == "autumn" else year - 1, 9, 1)
+    return calendar.school_year_start(Semester.parse(semester).opening_day)
 
 
 def census_date(semester: str) -> date:
     """The semester's census day (31 March / 30 September), as the enrollment figures count."""
-    year, part = int(semester[:4]), semester[5:]
-    return date(year, 3, 31) if part == "spring" else date(year, 9, 30)
+    return Semester.parse(semester).census_day
 
 
 @dataclass
