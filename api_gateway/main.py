@@ -4,7 +4,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
 
 import anyio.to_thread
 import structlog
@@ -22,9 +21,10 @@ from api_gateway.clients.routes import router as clients_router
 from api_gateway.health import router as health_router
 from api_gateway.idempotency.middleware import IdempotencyMiddleware
 from api_gateway.keys import load_keyring
-from api_gateway.openapi_merge import merged_openapi
+from api_gateway.openapi_merge import install_docs
+from api_gateway.ops import router as ops_router
 from api_gateway.proxy import make_http_client, proxy_routes
-from api_gateway.ratelimit import RateLimitMiddleware
+from api_gateway.ratelimit import ClientAddressMiddleware, RateLimitMiddleware
 from api_gateway.tasks import router as tasks_router
 from api_gateway.users.routes import router as users_router
 from api_gateway.users.service import bootstrap_admin
@@ -102,7 +102,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         lifespan=_lifespan(settings),
         openapi_tags=TAGS,
-        docs_url="/docs",
+        # Served by install_docs: the document merges the services' own, fetched over HTTP.
+        openapi_url=None,
+        docs_url=None,
         redoc_url=None,
     )
     app.state.settings = settings
@@ -115,16 +117,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         clients_router,
         audit_router,
         tasks_router,
+        ops_router,
     ):
         app.include_router(router)
+    install_docs(app, settings)
     app.router.routes.extend(proxy_routes())
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            app.openapi_schema = merged_openapi(app, settings=settings)
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
 
     # Added innermost first: the request meets them in the reverse order.
     app.add_middleware(AuditMiddleware)
@@ -148,4 +145,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(ClientAddressMiddleware, trusted_proxies=settings.trusted_proxies)
     return app

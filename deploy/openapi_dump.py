@@ -8,6 +8,8 @@ from pathlib import Path
 
 import yaml
 
+from api_gateway.main import create_app as create_gateway
+from api_gateway.openapi_merge import merged_openapi
 from services.contracts.events import asyncapi_document
 from services.kit.settings import SERVICES
 
@@ -15,12 +17,13 @@ from services.kit.settings import SERVICES
 def documents() -> dict[str, str]:
     """Return file name → content of everything under openapi/."""
     out: dict[str, str] = {}
+    services = {}
     for name in SERVICES:
-        app = importlib.import_module(f"services.{name}.main").create_app()
-        out[f"{name}.json"] = _json(app.openapi())
-    from api_gateway.openapi_merge import merged_openapi
-
-    out["gateway.json"] = _json(merged_openapi())
+        # Built in-process (deploy may import the services), so the files never depend on what runs.
+        services[name] = importlib.import_module(f"services.{name}.main").create_app().openapi()
+        out[f"{name}.json"] = _json(services[name])
+    # The running gateway fetches the same documents over HTTP and merges them the same way.
+    out["gateway.json"] = _json(merged_openapi(create_gateway(), services))
     out["asyncapi.yaml"] = yaml.safe_dump(
         asyncapi_document(), allow_unicode=True, sort_keys=False, width=100
     )

@@ -1,9 +1,20 @@
 """The merged OpenAPI document and the docs page."""
 
+import asyncio
+
+import httpx
 import pytest
+import structlog
+import uvicorn
+from starlette.responses import JSONResponse, PlainTextResponse
+from structlog.testing import LogCapture
 
 from api_gateway import openapi_merge
 from api_gateway.routing import service_for
+from deploy.embedded import free_port
+from services.kit.settings import SERVICES
+
+from .conftest import running, stack_settings
 
 
 async def test_served_document(client):
@@ -26,15 +37,18 @@ async def test_docs_page(client):
     assert resp.status_code == 200 and "swagger" in resp.text.lower()
 
 
-async def test_services_included_when_they_build(client, settings):
-    """Whatever service apps exist are merged in; the rest are named as left out."""
-    doc = (await client.get("/openapi.json")).json()
-    for name in ("registry", "subsidy", "dropout", "statistics"):
-        service = openapi_merge.service_openapi(name, settings)
-        if service is None:
-            assert name in doc["info"]["description"]
-        else:
-            assert set(service["paths"]) <= set(doc["paths"])
+async def test_docs_list_every_service_path(client, settings):
+    """Each service's document, public at the service itself, is merged whole into the gateway's."""
+    doc = (await client.get("/openapi.json?refresh=1")).json()
+    assert "x-unavailable" not in doc and "Not included" not in doc["info"]["description"]
+    async with httpx.AsyncClient(timeout=10) as http:
+        for name in SERVICES:
+            resp = await http.get(f"{settings.service_url(name)}/openapi.json")  # no token: public
+            assert resp.status_code == 200, (name, resp.text)
+            paths = set(resp.json()["paths"])
+            assert paths and paths <= set(doc["paths"]), (name, paths - set(doc["paths"]))
+            for path in paths:
+                assert set(resp.json()["paths"][path]) <= set(doc["paths"][path]), (name, path)
 
 
 def _doc(paths: dict, schemas: dict) -> dict:
@@ -110,3 +124,92 @@ async def test_errors_documented_as_problems(client):
     }
     unauthorized = doc["components"]["responses"]["Unauthorized"]
     assert unauthorized["headers"]["WWW-Authenticate"]["required"] is True
+
+
+class FakeService:
+    """A service on a real port whose /readyz is fine and whose /openapi.json is whatever it is told."""
+
+    def __init__(self) -> None:
+        self.document: dict | None = None  # None: answer 500
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return
+        if scope["path"] == "/readyz":
+            response = JSONResponse({"status": "ok"})
+        elif scope["path"] == "/openapi.json" and self.document is not None:
+            response = JSONResponse(self.document)
+        else:
+            response = PlainTextResponse("Internal Server Error", status_code=500)
+        await response(scope, receive, send)
+
+
+@pytest.fixture
+async def fake_statistics():
+    service = FakeService()
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(service, host="127.0.0.1", port=port, log_level="warning",
+                                           lifespan="off"))
+    task = asyncio.create_task(server.serve())
+    for _ in range(200):
+        if server.started:
+            break
+        await asyncio.sleep(0.05)
+    service.url = f"http://127.0.0.1:{port}"
+    yield service
+    server.should_exit = True
+    await task
+
+
+@pytest.fixture
+def logs(monkeypatch) -> list[dict]:
+    """What openapi_merge logs (its own logger: structlog caches the configured one on first use)."""
+    capture = LogCapture()
+    monkeypatch.setattr(openapi_merge, "log", structlog.wrap_logger(None, processors=[capture]))
+    return capture.entries
+
+
+async def test_stopped_service_reported(down, logs):
+    """Nothing listens where statistics should be: the docs say so and keep everything else."""
+    doc = (await down.get("/openapi.json?refresh=1")).json()
+    assert set(doc["x-unavailable"]) == {"statistics"}
+    assert "ConnectError" in doc["x-unavailable"]["statistics"]
+    assert "statistics (ConnectError" in doc["info"]["description"]
+    assert not any(p.startswith("/api/v1/stats") for p in doc["paths"])
+    assert "/api/v1/students" in doc["paths"] and "/api/v1/subsidy/batches" in doc["paths"]
+    assert [e["service"] for e in logs if e["log_level"] == "warning"] == ["statistics"]
+
+
+async def test_broken_service_reported_then_refreshed(stack, fake_statistics, monkeypatch, logs):
+    """A service answering 500 for its document is named (readiness unaffected); once fixed, a
+    refresh brings its paths in."""
+    monkeypatch.setattr(openapi_merge, "REFRESH_AT_MOST_EVERY", 0.0)
+    settings = stack_settings(stack, service_urls={"statistics": fake_statistics.url})
+    async with running(settings) as gateway:
+        doc = (await gateway.get("/openapi.json")).json()
+        assert doc["x-unavailable"] == {"statistics": f"HTTP 500 from {fake_statistics.url}/openapi.json"}
+        assert any(e.get("service") == "statistics" and e["log_level"] == "warning" for e in logs)
+        ready = await gateway.get("/readyz")
+        assert ready.status_code == 200, ready.text  # the docs are no readiness concern
+        assert (await gateway.get("/openapi.json")).json() == doc  # cached, not refetched per request
+
+        fake_statistics.document = {
+            "openapi": "3.1.0",
+            "info": {"title": "statistics", "version": "1"},
+            "paths": {"/api/v1/stats/probe": {"get": {"responses": {"200": {"description": "ok"}}}}},
+        }
+        fixed = (await gateway.get("/openapi.json?refresh=1")).json()
+        assert "x-unavailable" not in fixed and "Not included" not in fixed["info"]["description"]
+        assert "/api/v1/stats/probe" in fixed["paths"] and "/api/v1/students" in fixed["paths"]
+
+
+async def test_cache_expires(stack, fake_statistics):
+    """Without being asked, the merged document is fetched again once its TTL has passed."""
+    settings = stack_settings(stack, service_urls={"statistics": fake_statistics.url})
+    async with running(settings) as gateway:
+        cache = gateway.app.state.openapi_cache
+        cache.ttl = cache.ttl_incomplete = 0.3
+        assert "statistics" in (await gateway.get("/openapi.json")).json()["x-unavailable"]
+        fake_statistics.document = {"openapi": "3.1.0", "info": {"title": "s", "version": "1"}, "paths": {}}
+        await asyncio.sleep(0.4)
+        assert "x-unavailable" not in (await gateway.get("/openapi.json")).json()

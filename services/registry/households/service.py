@@ -78,7 +78,7 @@ async def create_household(
         platform_id=data.platform_id,
         head_name=data.head_name,
         area_code=data.area_code,
-        statuses=[s.model_dump(mode="json", exclude_none=True) for s in data.statuses],
+        statuses=[s.model_dump(mode="json") for s in data.statuses],
     )
     session.add(household)
     try:
@@ -108,7 +108,7 @@ async def update_household(
         if value is None and key != "platform_id":
             continue
         if key == "statuses":
-            value = [s.model_dump(mode="json", exclude_none=True) for s in data.statuses or []]
+            value = [s.model_dump(mode="json") for s in data.statuses or []]
         setattr(household, key, value)
     household.version += 1
     household.updated_at = now()
