@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from services.kit import rls
 from services.kit.auth import Principal
+from services.kit.crypto import sweep_uploads
 from services.kit.spreadsheet import UnreadableFile, read_table
 from services.registry.imports import service
 from services.registry.imports.columns import Layout
@@ -74,10 +75,11 @@ class ImportRunner:
         return self.folder / f"{job_id}{Path(filename).suffix.lower()}"
 
     async def start(self) -> None:
-        """Fail jobs a dead process left behind, then keep ours alive; start the workers."""
+        """Fail jobs a dead process left behind, remove their uploads, keep ours alive; start the workers."""
         async with self.sessionmaker() as session:
             await service.fail_stale(session)
             await session.commit()
+            await self._sweep(session)
         self.heartbeat = rls.system_task(self._beat())
         self.executor.submit(int)  # spawn the workers now, not on the first import
 
@@ -104,8 +106,17 @@ class ImportRunner:
                     await service.touch(session, list(self.tasks))
                     await service.fail_stale(session)
                     await session.commit()
+                    await self._sweep(session)
             except Exception as exc:  # the database may be away for a moment; try again next beat
                 log.warning("import heartbeat failed", error=repr(exc))
+
+    async def _sweep(self, session) -> None:
+        """Remove uploads whose job is over (its process died before removing them)."""
+        keep = await service.active_jobs(session) | set(self.tasks)
+        grace = service.STALE_AFTER.total_seconds()
+        removed = await asyncio.to_thread(sweep_uploads, self.folder, keep=keep, grace_seconds=grace)
+        if removed:
+            log.info("import uploads left behind removed", count=len(removed))
 
     async def _set(self, job_id: uuid.UUID, status: str, detail: str | None = None) -> None:
         async with self.sessionmaker() as session:
@@ -196,7 +207,7 @@ class ImportRunner:
     ) -> AsyncIterator[tuple[int, Prepared]]:
         """Yield (rows read, prepared rows) per chunk, validating ahead while the caller writes."""
         loop = asyncio.get_running_loop()
-        table = await asyncio.to_thread(read_table, path, filename)
+        table = await asyncio.to_thread(lambda: read_table(service.opened(path), filename))
         pending: deque[tuple[int, asyncio.Future]] = deque()
         try:
             while True:

@@ -1,7 +1,6 @@
 """Import jobs: accept a file, check its header and size, and keep the job's progress and errors."""
 
 import asyncio
-import shutil
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,8 +10,10 @@ from sqlalchemy import or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.kit.auth import Principal, Role
+from services.kit.crypto import file_cipher, mask_ids
 from services.kit.errors import Forbidden, Invalid, NotFound, PayloadTooLarge
 from services.kit.rls import within
+from services.kit.settings import get_settings
 from services.kit.spreadsheet import UnreadableFile, kind_of, read_table
 from services.registry.imports.columns import Layout, layout_for
 from services.registry.imports.models import ImportJob
@@ -60,16 +61,19 @@ def check_writer(principal: Principal, kind: str) -> None:
 
 
 def _save(upload: IO[bytes], path: Path) -> int:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Keep the upload sealed (encrypted, 0600) until its job has read it: it holds ID numbers."""
     upload.seek(0)
-    with open(path, "wb") as out:
-        shutil.copyfileobj(upload, out, 1 << 20)
-        return out.tell()
+    return file_cipher(get_settings()).seal(upload, path)
+
+
+def opened(path: Path) -> bytes:
+    """Return the plaintext of a sealed upload."""
+    return file_cipher(get_settings()).read(path)
 
 
 def _inspect(path: Path, filename: str, kind: str) -> tuple[Layout, int]:
     """Map the header and count the data rows (one streaming pass; stops past the row cap)."""
-    with read_table(path, filename) as table:
+    with read_table(opened(path), filename) as table:
         layout = layout_for(kind, table.header)
         total = 0
         for _ in table.rows:
@@ -111,7 +115,7 @@ async def create_job(
     job = ImportJob(
         id=job_id,
         kind=kind,
-        filename=filename[:255],
+        filename=mask_ids(filename)[:255],
         total=total,
         actor=principal.username,
         actor_role=principal.role.value,
@@ -133,7 +137,7 @@ async def set_status(
     if status in ("done", "failed"):
         values["finished_at"] = now
     if detail is not None:
-        values["detail"] = detail[:500]
+        values["detail"] = mask_ids(detail)[:500]
     await session.execute(update(ImportJob).where(ImportJob.id == job_id).values(**values))
 
 
@@ -159,8 +163,19 @@ async def add_progress(
         kept = (await session.execute(select(ImportJob.errors).where(ImportJob.id == job_id))).scalar_one()
         room = MAX_ERRORS - len(kept)
         if room > 0:
-            values["errors"] = kept + sorted(errors, key=lambda e: e["row"])[:room]
+            values["errors"] = kept + [masked(e) for e in sorted(errors, key=lambda e: e["row"])[:room]]
     await session.execute(update(ImportJob).where(ImportJob.id == job_id).values(**values))
+
+
+def masked(error: dict[str, Any]) -> dict[str, Any]:
+    """A row error as kept: a cell it quotes (an unknown household, say) has its ID numbers masked."""
+    return {**error, "msg": mask_ids(str(error["msg"])), "field": mask_ids(str(error["field"]))}
+
+
+async def active_jobs(session: AsyncSession) -> set[uuid.UUID]:
+    """The jobs still queued or running (their uploads must stay)."""
+    found = await session.execute(select(ImportJob.id).where(ImportJob.status.in_(("queued", "running"))))
+    return set(found.scalars())
 
 
 async def touch(session: AsyncSession, job_ids: list[uuid.UUID]) -> None:

@@ -51,7 +51,7 @@ OUTBOX_COLUMNS = ["id", "type", "subject", "payload"]
 UPDATABLE = {
     "name": ("name",),
     "ethnicity": ("ethnicity",),
-    "student_number": ("student_number",),
+    "student_number": ("student_number", "student_number_enc"),
     "groups": ("groups",),
     "disability_category": ("disability",),
     "disability_grade": ("disability",),
@@ -61,9 +61,9 @@ UPDATABLE = {
     "class_name": ("class_name",),
     "boarding": ("boarding",),
 }
-OUTSIDE = (
-    "A student with this ID number is already registered at a school outside your area; "
-    "ask the county bureau to transfer the student"
+OUTSIDE = (  # as students.service.RegisteredElsewhere: it names no place
+    "A student with this ID number is already registered elsewhere in this deployment; ask the school "
+    "or county bureau where the child is registered to request a transfer to your school"
 )
 
 

@@ -18,7 +18,10 @@ class Student(RegistryModel, table=True):
     id_number_masked: str = Field(max_length=18)
     gender: str = Field(max_length=6)
     birth_date: date
+    # 学籍号: as given when it holds no ID number, else masked here and AES-GCM encrypted beside it
+    # (the default is G + the ID number).
     student_number: str = Field(max_length=40)
+    student_number_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     ethnicity: str | None = Field(default=None, max_length=20)
     household_id: uuid.UUID | None = Field(default=None, index=True)
     village_code: str | None = Field(default=None, max_length=12, index=True)

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, text, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.kit.auth import Principal
+from services.kit.crypto import mask_ids
 from services.statistics.verification.compare import Loaded
 from services.statistics.verification.models import Verification
 
@@ -52,7 +53,7 @@ async def create(
         semester=semester,
         roster_version=(last or 0) + 1,
         source=source,
-        filename=filename[:255] if filename else None,
+        filename=mask_ids(filename)[:255] if filename else None,
         submitted_by=principal.username,
         submitted_role=principal.role.value,
     )
@@ -75,13 +76,13 @@ async def set_status(
     now = datetime.now(UTC)
     values: dict[str, Any] = {"status": status, "updated_at": now, "version": Verification.version + 1}
     if loaded is not None:
-        values.update(total=loaded.total, error_count=loaded.error_count, errors=loaded.sorted_errors())
+        values.update(total=loaded.total, error_count=loaded.error_count, errors=kept_errors(loaded))
     if status == "running":
         values["started_at"] = now
     if status in ("done", "failed"):
         values["finished_at"] = now
     if detail is not None:
-        values["detail"] = detail[:500]
+        values["detail"] = mask_ids(detail)[:500]
     await session.execute(update(Verification).where(Verification.id == job_id).values(**values))
 
 
@@ -96,9 +97,21 @@ async def finish(conn: asyncpg.Connection, job_id: uuid.UUID, *, loaded: Loaded,
         loaded.total,
         loaded.kept,
         loaded.error_count,
-        json.dumps(loaded.sorted_errors()),
+        json.dumps(kept_errors(loaded)),
         json.dumps(summary),
     )
+
+
+def kept_errors(loaded: Loaded) -> list[dict]:
+    """The row errors as kept: a cell a message quotes has its ID numbers masked."""
+    return [{**e, "msg": mask_ids(str(e["msg"]))} for e in loaded.sorted_errors()]
+
+
+async def active(session: AsyncSession) -> set[uuid.UUID]:
+    """The jobs still queued or running (their rosters must stay)."""
+    active = Verification.status.in_(("queued", "running"))
+    found = await session.execute(select(Verification.id).where(active))
+    return set(found.scalars())
 
 
 async def touch(session: AsyncSession, job_ids: list[uuid.UUID]) -> None:

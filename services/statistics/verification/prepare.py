@@ -138,13 +138,26 @@ def prepare(mac_key: bytes, layout: Layout, chunk: list[tuple[int, list[str]]], 
 
 
 def prepare_range(
-    mac_key: bytes, layout: Layout, path: str, span: tuple[int, int, int], encoding: str, today: date
+    mac_key: bytes,
+    layout: Layout,
+    path: str,
+    span: tuple[int, int, int],
+    encoding: str,
+    today: date,
+    sealed=None,
 ) -> Prepared:
-    """Read a byte range of whole CSV lines (`span`: start, end, its first line's number); prepare it."""
+    """Read a byte range of whole CSV lines (`span`: start, end, its first line's number); prepare it.
+
+    `sealed` (a kit.crypto.FileCipher) reads the range of a sealed file, decrypting only its segments.
+    """
     start, end, first_line = span
-    with open(path, "rb") as f:
-        f.seek(start)
-        text = f.read(end - start).decode(encoding)
+    if sealed is not None:
+        data = sealed.read_range(path, start, end)
+    else:
+        with open(path, "rb") as f:
+            f.seek(start)
+            data = f.read(end - start)
+    text = data.decode(encoding)
     rows = csv.reader(io.StringIO(text, newline=""))
     chunk = [(n, cells) for n, cells in enumerate(rows, start=first_line) if _filled(cells)]
     return prepare(mac_key, layout, chunk, today)

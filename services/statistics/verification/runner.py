@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from services.contracts import calendar
 from services.kit import rls
-from services.kit.crypto import id_cipher
+from services.kit.crypto import file_cipher, id_cipher, sweep_uploads
 from services.kit.db import asyncpg_dsn, service_url
 from services.kit.settings import Settings
 from services.kit.spreadsheet import UnreadableFile, csv_encoding, kind_of, read_table
@@ -89,10 +89,11 @@ class VerificationRunner:
         return self.folder / f"{job_id}{Path(filename).suffix.lower()}"
 
     async def start(self) -> None:
-        """Fail jobs a dead process left behind, then keep ours alive."""
+        """Fail jobs a dead process left behind and remove their rosters, then keep ours alive."""
         async with self.sessionmaker() as session:
             await jobs.fail_stale(session)
             await session.commit()
+            await self._sweep(session)
         self.heartbeat = rls.system_task(self._beat())
 
     async def stop(self) -> None:
@@ -118,8 +119,17 @@ class VerificationRunner:
                     await jobs.touch(session, list(self.tasks))
                     await jobs.fail_stale(session)
                     await session.commit()
+                    await self._sweep(session)
             except Exception as exc:  # the database may be away for a moment; try again next beat
                 log.warning("verification heartbeat failed", error=repr(exc))
+
+    async def _sweep(self, session) -> None:
+        """Remove rosters whose job is over (its process died before removing them)."""
+        keep = await jobs.active(session) | set(self.tasks)
+        grace = jobs.STALE_AFTER.total_seconds()
+        removed = await asyncio.to_thread(sweep_uploads, self.folder, keep=keep, grace_seconds=grace)
+        if removed:
+            log.info("verification rosters left behind removed", count=len(removed))
 
     async def _set(
         self, job_id: uuid.UUID, status: str, detail: str | None = None, loaded: Loaded | None = None
@@ -191,11 +201,17 @@ class VerificationRunner:
             self._key = mac_key(self.settings)
         key, today = self._key, calendar.today()
         if source.path is not None and source.filename and kind_of(source.filename) == "csv":
-            spans = await asyncio.to_thread(lambda: csv_spans(source.path.read_bytes(), SPAN_BYTES))
+
+            def split() -> tuple[list | None, str]:
+                data = file_cipher(self.settings).read(source.path)
+                return csv_spans(data, SPAN_BYTES), csv_encoding(data)
+
+            spans, encoding = await asyncio.to_thread(split)
             if spans is not None and len(spans) > 1:
-                encoding = await asyncio.to_thread(csv_encoding, source.path)
+                # The workers decrypt just their own ranges of the sealed file.
+                sealed, path = file_cipher(self.settings), str(source.path)
                 tasks = (
-                    partial(prepare_range, key, source.layout, str(source.path), span, encoding, today)
+                    partial(prepare_range, key, source.layout, path, span, encoding, today, sealed)
                     for span in spans
                 )
                 async for prepared in self._ahead(tasks):
@@ -209,7 +225,9 @@ class VerificationRunner:
         if source.rows is not None:
             numbered, table = iter(enumerate(source.rows, start=1)), None
         else:
-            table = await asyncio.to_thread(read_table, source.path, source.filename)
+            data = await asyncio.to_thread(file_cipher(self.settings).read, source.path)
+            table = await asyncio.to_thread(read_table, data, source.filename)
+            del data  # the table holds it while it reads
             numbered = table.rows
         try:
             first = await asyncio.to_thread(lambda: list(islice(numbered, CHUNK)))

@@ -1,7 +1,6 @@
 """Verification reads and writes within the caller's scope; accepting a roster file."""
 
 import asyncio
-import shutil
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,8 +11,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.kit.auth import Principal, Role
+from services.kit.crypto import SEGMENT, file_cipher
 from services.kit.errors import Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge
 from services.kit.rls import within
+from services.kit.settings import get_settings
 from services.kit.spreadsheet import UnreadableFile, kind_of, read_table
 from services.statistics.facts.models import HouseholdFact, PaymentFact, StudentFact
 from services.statistics.verification import jobs
@@ -112,15 +113,23 @@ async def resolve(session: AsyncSession, principal: Principal, *, finding: Findi
 
 
 def _save(upload: IO[bytes], path: Path) -> int:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Keep the roster sealed (encrypted, 0600) until its job has read it: it holds ID numbers."""
     upload.seek(0)
-    with open(path, "wb") as out:
-        shutil.copyfileobj(upload, out, 1 << 20)
-        return out.tell()
+    return file_cipher(get_settings()).seal(upload, path)
+
+
+def opened(path: Path) -> bytes:
+    """Return the plaintext of a sealed roster."""
+    return file_cipher(get_settings()).read(path)
 
 
 def _header(path: Path, filename: str) -> Layout:
-    with read_table(path, filename) as table:
+    if kind_of(filename) == "csv":  # the header is in the first segment: no need to decrypt the rest
+        head = file_cipher(get_settings()).read_range(path, 0, SEGMENT)
+        source = head[: head.rfind(b"\n") + 1] or head
+    else:
+        source = opened(path)
+    with read_table(source, filename) as table:
         return Layout.of(table.header)
 
 
