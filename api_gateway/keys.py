@@ -1,5 +1,7 @@
 """Ed25519 signing keys: the current one signs, previous public keys stay in the JWKS for overlap.
 
+The current key signs tokens and every request the gateway sends a service (kit.gateway_trust).
+
 The private key comes from NOL_JWT_PRIVATE_KEY (PEM) or is made once under
 NOL_DATA_DIR/keys/jwt_ed25519.pem (mode 0600) and reused on restart. To rotate,
 move the old PEM to keys/previous/ and restart: tokens it signed keep verifying
@@ -14,9 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from services.kit.gateway_trust import GatewaySigner, sign_httpx
 from services.kit.settings import Settings
 
 KEY_FILE = "jwt_ed25519.pem"
@@ -50,6 +54,14 @@ class KeyRing:
 
     def jwks(self) -> dict[str, Any]:
         return {"keys": [dict(k) for k in self.public_keys]}
+
+    def sign(self, request: httpx.Request) -> httpx.Request:
+        """Sign a request for a service (services answer only what the gateway signed)."""
+        return sign_httpx(request, self.private_key, self.kid)
+
+    def signer(self) -> GatewaySigner:
+        """Return httpx auth signing every request of a client (internal callers, tests)."""
+        return GatewaySigner(self.private_key, self.kid)
 
 
 def _private_from_pem(pem: bytes) -> Ed25519PrivateKey:

@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from api_gateway.routing import API, ROUTES, check_route_access, service_for
 from services.kit.errors import AppError, NotFound, Unauthorized, Unavailable
+from services.kit.gateway_trust import HEADER
 from services.kit.settings import Settings
 
 log = structlog.get_logger()
@@ -22,7 +23,7 @@ HOP_BY_HOP = frozenset({
 })
 # Set again by this hop (host, length of what we send, our own request id and server headers).
 NOT_FORWARDED = HOP_BY_HOP | {"host", "x-request-id", "x-forwarded-for", "x-forwarded-proto",
-                              "x-forwarded-host"}
+                              "x-forwarded-host", HEADER}
 NOT_RETURNED = HOP_BY_HOP | {"x-request-id", "date", "server"}
 # Answers with a Content-Length up to this size are read whole, larger ones stream.
 BUFFER_UP_TO = 1024 * 1024
@@ -107,6 +108,7 @@ async def forward(request: Request) -> Response:
     upstream_request = client.build_request(
         request.method, url, headers=upstream_headers(request),
         content=request.stream() if _has_body(request) else None)
+    request.app.state.keyring.sign(upstream_request)  # the service answers only what the gateway signed
     try:
         upstream = await client.send(upstream_request, stream=True)
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:

@@ -12,6 +12,7 @@ ROUTES: dict[str, str] = {
     "/households": "registry",
     "/students": "registry",
     "/imports": "registry",
+    "/transfers": "registry",
     "/subsidy": "subsidy",
     "/attendance": "dropout",
     "/dropout": "dropout",

@@ -23,7 +23,9 @@ async def _fetch(request: Request, service: str, path: str, params: list) -> lis
     url = request.app.state.settings.service_url(service) + path
     headers = {k: v for k, v in request.headers.items() if k in ("authorization", "x-request-id")}
     try:
-        resp = await client.get(url, headers=headers, params=params)
+        outgoing = request.app.state.keyring.sign(client.build_request("GET", url, headers=headers,
+                                                                        params=params))
+        resp = await client.send(outgoing)
     except httpx.HTTPError as exc:
         log.warning("tasks source unavailable", service=service, error=repr(exc))
         return None

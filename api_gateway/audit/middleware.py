@@ -22,7 +22,7 @@ API = "/api/v1/"
 WRITE_ACTIONS = {"PATCH": "update", "PUT": "update", "DELETE": "delete"}
 # POST to one of these sub-paths is a state transition, not a creation.
 VERBS = frozenset({
-    "submit", "approve", "reject", "pay", "resolve", "acknowledge", "disable", "enable",
+    "submit", "approve", "reject", "accept", "pay", "resolve", "acknowledge", "disable", "enable",
     "cancel", "close", "reopen", "lock", "unlock",
 })
 # Prefixes that name a service, whose next segment is the resource.

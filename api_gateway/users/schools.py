@@ -25,7 +25,8 @@ def school_check(request: Request) -> SchoolCheck:
         url = f"{request.app.state.settings.service_url('registry')}/api/v1/schools/{school_code}"
         headers = {k: v for k, v in request.headers.items() if k in ("authorization", "x-request-id")}
         try:
-            resp = await client.get(url, headers=headers)
+            resp = await client.send(request.app.state.keyring.sign(client.build_request("GET", url,
+                                                                                     headers=headers)))
         except httpx.HTTPError as exc:
             log.warning("registry unavailable for a school check", error=repr(exc))
             raise Unavailable("The registry is unavailable; try again shortly") from exc

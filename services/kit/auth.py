@@ -9,10 +9,12 @@ from typing import Annotated, Any
 import httpx
 import jwt
 import structlog
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import Depends, Request
 
 from services.kit import rls
-from services.kit.errors import Forbidden, Unauthorized
+from services.kit.errors import Forbidden, RateLimited, Unauthorized
+from services.kit.gateway_trust import NotViaGateway, SignatureVerifier
 from services.kit.revocation import RevocationList
 from services.kit.settings import Settings
 
@@ -103,6 +105,10 @@ class TokenVerifier:
             raise Unauthorized("Unknown signing key")
         return key
 
+    async def public_key(self, kid: str) -> Ed25519PublicKey:
+        """Return the gateway's public key `kid` (it also signs forwarded requests: kit.gateway_trust)."""
+        return (await self._key_for(kid)).key
+
     async def verify(self, token: str, *, expected_type: str = "access") -> dict[str, Any]:
         """Return the claims of a valid token, or raise Unauthorized."""
         try:
@@ -173,18 +179,67 @@ async def current_principal(request: Request) -> Principal:
     return principal
 
 
+class DirectReads:
+    """What a service port serves without the gateway: plain reads, under the same per-user limit.
+
+    Everything the gateway must see — writes (audit, idempotency, body limit), reveals of ID numbers
+    (audit), platform clients (their restriction lives in the gateway's routing) — needs the gateway's
+    signature (kit.gateway_trust). A plain read changes nothing and shows only what the caller's token
+    already entitles it to through the gateway, so it may come straight to the port (monitoring, the
+    side-by-side benchmark), counted against the caller's per-minute limit in this process.
+    """
+
+    SAFE = ("GET", "HEAD")
+
+    def __init__(self) -> None:
+        self._window, self._counts = 0, {}
+
+    def admit(self, scope: dict, principal: "Principal", settings: Settings) -> None:
+        """Let a direct request through, or raise NotViaGateway / RateLimited."""
+        query = scope.get("query_string", b"").lower()
+        if scope["method"] not in self.SAFE or principal.role is Role.platform or b"reveal" in query:
+            raise NotViaGateway(
+                "Plain reads only on this port: writes, reveals and platform clients go through the gateway"
+            )
+        limit = settings.rate_limit_per_minute
+        if not limit:
+            return
+        window = int(time.monotonic() // 60)
+        if window != self._window:
+            self._window, self._counts = window, {}
+        count = self._counts.get(principal.sub, 0) + 1
+        self._counts[principal.sub] = count
+        if count > limit:
+            raise RateLimited("Too many requests; slow down", headers={"Retry-After": "60"})
+
+
 class RequireTokenMiddleware:
-    """Refuse every /api/ request without a valid token, before routing (even unknown paths)."""
+    """Refuse every /api/ request not forwarded by the gateway or without a valid token, before routing
+    (even unknown paths). Outside /api/ (health, readiness, the OpenAPI document) nothing is needed."""
 
     def __init__(self, app, prefix: str = "/api/"):
         self.app, self.prefix = app, prefix
+        self._signatures: SignatureVerifier | None = None
+        self.direct = DirectReads()
+
+    def signatures(self, scope) -> SignatureVerifier:
+        if self._signatures is None:  # the token verifier is made in the app's lifespan
+            self._signatures = SignatureVerifier(scope["app"].state.verifier.public_key)
+        return self._signatures
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(self.prefix):
             request = Request(scope)
             try:
+                try:
+                    await self.signatures(scope).verify(scope)
+                    direct = False
+                except NotViaGateway:
+                    direct = True
                 principal = await authenticate(request)
-            except Unauthorized as exc:
+                if direct:
+                    self.direct.admit(scope, principal, scope["app"].state.settings)
+            except (Unauthorized, Forbidden, RateLimited) as exc:
                 from services.kit.errors import problem
 
                 await problem(exc.status, exc.detail, code=exc.code, headers=exc.headers)(

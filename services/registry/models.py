@@ -6,6 +6,7 @@ from services.registry.households.models import Household
 from services.registry.imports.models import ImportJob
 from services.registry.schools.models import School
 from services.registry.students.models import EnrollmentChange, Student
+from services.registry.transfers.models import TransferRequest
 
 __all__ = [
     "Area",
@@ -14,6 +15,7 @@ __all__ = [
     "ImportJob",
     "School",
     "Student",
+    "TransferRequest",
     "inbox",
     "metadata",
     "outbox",

@@ -69,6 +69,24 @@ class StudentEnrollmentChangedData(StudentData):
     change: EnrollmentChangeData
 
 
+class TransferData(Facts):
+    """A move into another county's school: requested by the sending side, decided by the receiving one."""
+
+    id: str
+    student_id: str
+    kind: str = Field(description="transfer, or return into another county's school")
+    effective_date: str
+    status: str = Field(description="pending, accepted, rejected, cancelled")
+    from_school_code: str | None = None
+    from_area_code: str
+    to_school_code: str
+    to_area_code: str
+    requested_by: str
+    decided_by: str | None = None
+    decision_note: str | None = None
+    change_id: str | None = Field(default=None, description="The enrollment change made on accepting")
+
+
 class HouseholdStatusData(Facts):
     kind: str
     since: str
@@ -101,6 +119,18 @@ EVENTS = [
         "A student's enrollment changed (kept as history)",
         StudentEnrollmentChangedData,
     ),
+    (
+        "edu.registry.transfer.requested",
+        "A move into a school of another county waits for that county to accept it",
+        TransferData,
+    ),
+    (
+        "edu.registry.transfer.accepted",
+        "The receiving county accepted a transfer (the student's enrollment_changed follows)",
+        TransferData,
+    ),
+    ("edu.registry.transfer.rejected", "The receiving county refused a transfer", TransferData),
+    ("edu.registry.transfer.cancelled", "The sending side withdrew a transfer request", TransferData),
     ("edu.registry.household.created", "A household was created", HouseholdData),
     ("edu.registry.household.updated", "A household was changed", HouseholdData),
     (

@@ -2,6 +2,7 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends, Query
+from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from services.kit.auth import CurrentPrincipal, Role
@@ -21,6 +22,9 @@ from services.registry.students.schemas import (
     StudentPublic,
     StudentUpdate,
 )
+from services.registry.transfers import service as transfers
+from services.registry.transfers.models import TransferRequest
+from services.registry.transfers.schemas import TransferRequested
 
 router = APIRouter(prefix="/api/v1/students", tags=["students"])
 REVEALERS = (Role.county, Role.school)
@@ -165,16 +169,26 @@ CHANGE_EXAMPLES = {
     status_code=201,
     response_model=EnrollmentChangePublic,
     summary="Change a student's enrollment",
-    responses=problems(403, 404, 409),
+    responses={
+        202: {"model": TransferRequested, "description": "A move into a school of another county: a "
+              "`transfer_request` that county accepts (`POST /api/v1/transfers/{id}/accept`); the student "
+              "stays at its school until then"},
+        **problems(403, 404, 409),
+    },
 )
 async def create_enrollment_change(
     student: StudentInScope,
     session: SessionDep,
     principal: CurrentPrincipal,
     data: Annotated[EnrollmentChangeCreate, Body(openapi_examples=CHANGE_EXAMPLES)],
-) -> EnrollmentChange:
+):
     """Transfer, suspend, defer, home-teach, out-of-county, graduate, drop out, return or deceased."""
-    return await enrollment.change_enrollment(session, principal, student=student, data=data)
+    done = await enrollment.change_enrollment(session, principal, student=student, data=data)
+    if isinstance(done, TransferRequest):
+        (public,) = await transfers.to_public(session, [done])
+        body = TransferRequested(transfer_request=public).model_dump(mode="json")
+        return JSONResponse(body, status_code=202)
+    return done
 
 
 @router.get(
