@@ -2,10 +2,18 @@
 
 A token bucket per key (GCRA form: one timestamp per key), in this process's
 memory: with several gateway processes each enforces the limit on its own share.
+
+The client IP is the TCP peer. `X-Forwarded-For` is believed only when the peer is one
+of NOL_TRUSTED_PROXIES (default: none), and then only up to the first hop that is not a
+trusted proxy: anyone can send the header, so trusting it from anywhere (even 127.0.0.1)
+lets a caller pick a fresh IP per request. Run uvicorn with `--no-proxy-headers` so it
+does not rewrite the peer first (deploy.stack does).
 """
 
+import ipaddress
 import math
 import time
+from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -14,6 +22,53 @@ from services.kit.errors import problem
 
 # Paths limited per client IP whatever token is sent: the password-guessing surface.
 IP_LIMITED = ("/api/v1/auth/token", "/api/v1/auth/refresh")
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def networks(entries: Iterable[str]) -> tuple[Network, ...]:
+    """Parse trusted proxies: addresses or CIDR blocks."""
+    return tuple(ipaddress.ip_network(e.strip(), strict=False) for e in entries if e.strip())
+
+
+def _trusted(address: str, trusted: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in trusted)
+
+
+def client_ip(scope: Scope, trusted: tuple[Network, ...]) -> str:
+    """Return the caller's IP: the peer, or the nearest untrusted hop of X-Forwarded-For behind a proxy."""
+    peer = (scope.get("client") or ("unknown", 0))[0]
+    if not trusted or not _trusted(peer, trusted):
+        return peer
+    forwarded = b",".join(v for k, v in scope.get("headers", ()) if k == b"x-forwarded-for")
+    hops = [h.strip() for h in forwarded.decode("latin-1").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _trusted(hop, trusted):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:  # garbage from the client side of the proxy: the proxy is all we know
+                return peer
+    return peer
+
+
+class ClientAddressMiddleware:
+    """Set the scope's client to the real caller (see `client_ip`), for the limits, audit and proxy."""
+
+    def __init__(self, app: ASGIApp, *, trusted_proxies: Iterable[str] = ()):
+        self.app = app
+        self.trusted = networks(trusted_proxies)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.trusted and scope["type"] == "http":
+            ip = client_ip(scope, self.trusted)
+            if ip != (scope.get("client") or ("", 0))[0]:
+                scope = {**scope, "client": (ip, 0)}
+        await self.app(scope, receive, send)
 
 
 class RateLimiter:

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,24 @@ def free_port_block(size: int = 5, host: str = "127.0.0.1") -> int:
     raise RuntimeError("no free block of ports")
 
 
+def _die_with_parent() -> None:
+    """In the child: ask Linux for SIGTERM when the stack process dies (no orphans after a kill -9)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _main_thread() -> bool:
+    # Linux sends the parent-death signal when the spawning *thread* ends: only the main thread lasts.
+    return threading.current_thread() is threading.main_thread()
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
 @dataclass
 class Stack:
     """The servers and the five processes of one deployment on this machine."""
@@ -57,6 +76,7 @@ class Stack:
     # Services whose outbox relay runs as its own process (the others relay in-process).
     separate_relays: tuple[str, ...] = ()
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    relay_in_process: dict[str, bool] = field(default_factory=dict)
     _logs: list[IO] = field(default_factory=list)
 
     def start_servers(self) -> dict[str, str]:
@@ -112,10 +132,18 @@ class Stack:
                 "--no-access-log",
                 "--timeout-graceful-shutdown",
                 "5",
+                # The gateway decides whom to believe (NOL_TRUSTED_PROXIES); uvicorn would trust any
+                # X-Forwarded-For from 127.0.0.1.
+                *(["--no-proxy-headers"] if name == "gateway" else []),
             ]
         env = {**self.full_env, "NOL_RELAY_IN_PROCESS": "true" if relay_in_process else "false"}
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT if out else None)
+        # Each process leads a group of its own (its import workers join it), so a stop or a restart
+        # can end the whole group and leave no orphan; and each dies with the stack if it is killed.
+        on_fork = _die_with_parent if _main_thread() else None
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT if out else None,
+                                start_new_session=True, preexec_fn=on_fork)
         self.procs[name] = proc
+        self.relay_in_process[name] = relay_in_process
         return proc
 
     def wait_ready(self, names: list[str] | None = None, timeout: float = 180) -> None:
@@ -146,15 +174,23 @@ class Stack:
         self.wait_ready()
 
     def stop_process(self, name: str, *, sig: int = signal.SIGTERM, timeout: float = 10) -> None:
+        """Stop a process, then kill whatever is left of its group (workers it started)."""
         proc = self.procs.pop(name, None)
-        if proc is None or proc.poll() is not None:
+        if proc is None:
             return
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        if proc.poll() is None:
+            proc.send_signal(sig)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        _kill_group(proc.pid)
+
+    def restart(self, name: str) -> subprocess.Popen:
+        """Replace a dead process (its leftover group killed first) with a fresh one."""
+        self.stop_process(name)
+        return self.spawn(name, relay_in_process=self.relay_in_process.get(name, True))
 
     def stop(self) -> None:
         """Stop the processes, then the embedded servers."""
@@ -183,8 +219,48 @@ def _print_banner(stack: Stack, logins: list[tuple[str, str, str]]) -> None:
     print("=" * 72 + "\n", flush=True)
 
 
+class Supervisor:
+    """Restart a process that died, with a back-off per process (1 s doubling to 30 s, reset after
+    a minute up), and log each restart; stop on SIGINT/SIGTERM."""
+
+    def __init__(self, stack: Stack):
+        self.stack = stack
+        self.stopping = False
+        self.delay: dict[str, float] = {}
+        self.due: dict[str, float] = {}
+        self.started: dict[str, float] = {name: time.monotonic() for name in stack.procs}
+
+    def request_stop(self, *_: object) -> None:
+        self.stopping = True
+
+    def tick(self) -> None:
+        """Notice dead processes and restart those whose back-off has passed."""
+        now = time.monotonic()
+        for name, proc in list(self.stack.procs.items()):
+            if proc.poll() is None:
+                if now - self.started.get(name, now) > 60:
+                    self.delay.pop(name, None)
+                continue
+            if name not in self.due:
+                delay = self.delay.get(name, 0.5) * 2 if name in self.delay else 1.0
+                self.delay[name] = min(delay, 30.0)
+                self.due[name] = now + self.delay[name]
+                print(f"{name} exited with {proc.returncode}; restarting in {self.delay[name]:.0f} s",
+                      file=sys.stderr, flush=True)
+            elif now >= self.due[name]:
+                del self.due[name]
+                self.stack.restart(name)
+                self.started[name] = now
+                print(f"{name} restarted (pid {self.stack.procs[name].pid})", file=sys.stderr, flush=True)
+
+    def run(self) -> None:
+        while not self.stopping:
+            self.tick()
+            time.sleep(0.25)
+
+
 def run() -> None:
-    """Bring the system up in the foreground until Ctrl-C (what `make run` does)."""
+    """Bring the system up in the foreground until Ctrl-C or SIGTERM (what `make run` does)."""
     data_dir = Path(os.environ.get("NOL_DATA_DIR", ".data")).resolve()
     demo = os.environ.get("NOL_DEMO", "1") not in ("0", "false", "no")
     env = {"NOL_DEMO": "1" if demo else "0"}
@@ -194,6 +270,8 @@ def run() -> None:
         env.setdefault("NOL_ADMIN_AREA", os.environ.get("NOL_ADMIN_AREA", "61"))
     port = int(os.environ.get("NOL_GATEWAY_PORT", "8000"))
     stack = Stack(data_dir=data_dir, env=env, gateway_port=port)
+    # Start-up is interrupted by an exception; once up, a signal only asks the supervisor to stop, so a
+    # second signal (a group stop reaches every process) cannot cut the stop short and leave NATS running.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         stack.start()
@@ -203,13 +281,16 @@ def run() -> None:
 
             logins = load_demo(stack.url(), admin=(env["NOL_ADMIN_USERNAME"], env["NOL_ADMIN_PASSWORD"]))
         _print_banner(stack, logins)
-        while all(p.poll() is None for p in stack.procs.values()):
-            time.sleep(0.5)
-        dead = [n for n, p in stack.procs.items() if p.poll() is not None]
-        print(f"process(es) exited: {', '.join(dead)}; stopping", file=sys.stderr)
+        supervisor = Supervisor(stack)
+        signal.signal(signal.SIGTERM, supervisor.request_stop)
+        signal.signal(signal.SIGINT, supervisor.request_stop)
+        supervisor.run()
+        print("\nstopping…", flush=True)
     except KeyboardInterrupt:
         print("\nstopping…", flush=True)
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         stack.stop()
 
 

@@ -10,7 +10,6 @@ from sqlmodel import select
 from api_gateway.audit.models import AuditLog
 from services.kit.auth import Principal, Role, require
 from services.kit.db import SessionDep
-from services.kit.errors import Invalid
 from services.kit.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from services.kit.responses import problems
 
@@ -57,9 +56,7 @@ async def list_audit(
     if since:
         stmt = stmt.where(AuditLog.at >= since)
     if cursor:
-        (before,) = decode_cursor(cursor, 1)
-        if not isinstance(before, int):
-            raise Invalid(["cursor"], "Invalid cursor")
+        (before,) = decode_cursor(cursor, [AuditLog.id])
         stmt = stmt.where(AuditLog.id < before)
     rows = list(await session.exec(stmt.order_by(AuditLog.id.desc()).limit(limit + 1)))
     more = len(rows) > limit

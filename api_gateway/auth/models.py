@@ -35,3 +35,16 @@ class Revocation(GatewayModel, table=True):
     reason: str = Field(max_length=40)
     created_at: datetime = Field(default_factory=now, sa_column=Column(
         DateTime(timezone=True), nullable=False, server_default=func.now(), index=True))
+
+
+class LoginFailure(GatewayModel, table=True):
+    """Failed logins of one key: a username from one client IP (`pair:`) or from anywhere (`user:`).
+    Keyed by the username as typed, so unknown usernames are counted exactly like known ones."""
+
+    __tablename__ = "login_failure"
+
+    key: str = Field(primary_key=True, max_length=200)
+    failures: int = Field(default=0)
+    locked_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    updated_at: datetime = Field(
+        default_factory=now, sa_column=Column(DateTime(timezone=True), nullable=False))

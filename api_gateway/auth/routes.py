@@ -26,7 +26,8 @@ GRANTS = ("password", "client_credentials")
 
 def issuer(request: Request) -> service.Issuer:
     return service.Issuer(settings=request.app.state.settings, keyring=request.app.state.keyring,
-                          request_id=getattr(request.state, "request_id", None))
+                          request_id=getattr(request.state, "request_id", None),
+                          client_ip=request.client.host if request.client else "unknown")
 
 
 IssuerDep = Annotated[service.Issuer, Depends(issuer)]

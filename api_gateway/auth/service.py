@@ -1,7 +1,6 @@
 """Logins, client credentials, refresh-token rotation (with reuse detection) and logout."""
 
 import hmac
-import math
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,6 +14,7 @@ from api_gateway.audit.chain import AuditEntry, append_audit
 from api_gateway.auth.models import RefreshToken
 from api_gateway.auth.revocations import revoke_sessions
 from api_gateway.auth.schemas import TokenResponse
+from api_gateway.auth.throttle import clear_pair, record_failure, wait_seconds
 from api_gateway.clients.models import ApiClient
 from api_gateway.db import now
 from api_gateway.keys import KeyRing
@@ -25,8 +25,6 @@ from services.kit.auth import Role
 from services.kit.errors import RateLimited, Unauthorized
 from services.kit.settings import Settings
 
-MAX_FAILED_LOGINS = 5
-LOCK_MINUTES = 5
 LOGIN_PATH = "/api/v1/auth/token"
 BAD_LOGIN = "Invalid username or password"
 
@@ -38,6 +36,7 @@ class Issuer:
     settings: Settings
     keyring: KeyRing
     request_id: str | None = None
+    client_ip: str = "unknown"
 
 
 async def _audit_login(session: AsyncSession, issuer: Issuer, *, actor: str, role: str,
@@ -72,39 +71,40 @@ async def _issue_for_user(session: AsyncSession, issuer: Issuer, user: UserAccou
 async def _refuse_login(session: AsyncSession, issuer: Issuer, user: UserAccount | None,
                         error: Exception, *, actor: str) -> NoReturn:
     status = 429 if isinstance(error, RateLimited) else 401
-    role, area = (user.role, user.area_code) if user else ("", "")
+    # An unknown username has no area: file it under the bootstrap admin's (the deployment's), so a
+    # deployment-wide auditor sees guessing at names that do not exist.
+    role, area = (user.role, user.area_code) if user else ("", issuer.settings.admin_area or "")
     await _audit_login(session, issuer, actor=actor, role=role, area_code=area, ok=False,
                        status=status)
     await _fail(session, error)
 
 
-def _count_failure(user: UserAccount) -> None:
-    user.failed_logins += 1
-    if user.failed_logins >= MAX_FAILED_LOGINS:
-        user.failed_logins, user.locked_until = 0, now() + timedelta(minutes=LOCK_MINUTES)
-
-
 async def password_login(session: AsyncSession, issuer: Issuer, *, username: str, password: str,
                          ) -> TokenResponse:
-    """Check a username and password; lock the account for a while after repeated failures."""
+    """Check a username and password; throttle failures per username and client IP (auth.throttle).
+
+    Unknown and known usernames get the same answers: the same 401, and the same 429 once throttled.
+    """
+    ip = issuer.client_ip
+    if wait := await wait_seconds(session, username=username, ip=ip):
+        user = (await session.exec(select(UserAccount).where(UserAccount.username == username))).one_or_none()
+        await _refuse_login(session, issuer, user, RateLimited(
+            f"Too many failed logins; try again in {wait} s", headers={"Retry-After": str(wait)}),
+            actor=username)
     stmt = select(UserAccount).where(UserAccount.username == username).with_for_update()
     user = (await session.exec(stmt)).one_or_none()
     if user is None:
         await verify_password(password, None)  # same cost as a real check
-        await _refuse_login(session, issuer, None, Unauthorized(BAD_LOGIN), actor=username)
-    if user.locked_until and user.locked_until > now():
-        wait = math.ceil((user.locked_until - now()).total_seconds())
-        await _refuse_login(session, issuer, user, RateLimited(
-            "Too many failed logins; the account is locked for a few minutes",
-            headers={"Retry-After": str(wait)}), actor=user.username)
-    valid, new_hash = await verify_password(password, user.password_hash)
+        valid, new_hash = False, None
+    else:
+        valid, new_hash = await verify_password(password, user.password_hash)
     if not valid:
-        _count_failure(user)
-        session.add(user)
-        await _refuse_login(session, issuer, user, Unauthorized(BAD_LOGIN), actor=user.username)
+        await record_failure(session, username=username, ip=ip)
+        await _refuse_login(session, issuer, user, Unauthorized(BAD_LOGIN), actor=username)
     if user.disabled:
         await _refuse_login(session, issuer, user, Unauthorized("Account disabled"),
                             actor=user.username)
+    await clear_pair(session, username=username, ip=ip)
     user.failed_logins, user.locked_until = 0, None
     user.password_hash = new_hash or user.password_hash
     session.add(user)

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Response
 from sqlalchemy import select
 
 from api_gateway.clients import service
@@ -19,9 +19,14 @@ ClientId = Annotated[str, Path(max_length=64, description="The client's `client_
 
 
 @router.post("", status_code=201, response_model=ClientCreated, summary="Create a platform client")
-async def create_client(data: ClientCreate, session: SessionDep, principal: Admin) -> ClientCreated:
-    """Create a client for `grant_type=client_credentials`; the secret is returned only here."""
+async def create_client(data: ClientCreate, session: SessionDep, principal: Admin,
+                        response: Response) -> ClientCreated:
+    """Create a client for `grant_type=client_credentials`; the secret is returned only here.
+
+    A retry with the same `Idempotency-Key` gets 409 `idempotent_secret_not_kept`: the secret is
+    not kept anywhere, not even for replays."""
     client, secret = await service.create_client(session, principal, data=data)
+    response.headers["Cache-Control"] = "no-store"  # a secret: no cache, no idempotent replay
     return ClientCreated(**ClientPublic.model_validate(client).model_dump(), client_secret=secret)
 
 

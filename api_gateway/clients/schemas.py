@@ -7,10 +7,12 @@ from pydantic import Field, field_validator
 from api_gateway.users.policy import area_problem
 from services.kit.auth import Role
 from services.kit.schemas import InputModel, Stored
+from services.kit.text import PersonName
 
 
 class ClientCreate(InputModel):
-    name: str = Field(min_length=1, max_length=200, examples=["省防返贫监测大数据平台"])
+    # Shown to people beside what the client did (audit): the same rule as a person's name.
+    name: PersonName = Field(min_length=1, max_length=200, examples=["省防返贫监测大数据平台"])
     area_code: str = Field(examples=["61"], description="2, 4 or 6 digits: what the client may see")
 
     @field_validator("area_code")

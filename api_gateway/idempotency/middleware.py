@@ -26,6 +26,14 @@ KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
 # Tokens are secrets and logins are not resources: no replays there.
 EXEMPT = ("/api/v1/auth/",)
 KEY_LOC = ["header", "Idempotency-Key"]
+# A response marked `Cache-Control: no-store` carries a secret shown once (a new client's secret):
+# it is never kept. Its key is settled with this refusal instead, so a retry neither repeats the
+# creation nor sees the secret again.
+SECRET_NOT_KEPT = (
+    b'{"type":"about:blank","title":"Conflict","status":409,"code":"idempotent_secret_not_kept",'
+    b'"detail":"The request with this Idempotency-Key succeeded, but its response held a secret shown '
+    b'only once and was not kept; list the resource to find it, or create a new one"}'
+)
 
 
 async def _digest(body: bytes) -> str:
@@ -91,6 +99,9 @@ class IdempotencyMiddleware:
             raise
         if response.status >= 500:
             await self._settle(lambda: store.release(**ids))
+        elif "no-store" in (response.header(b"cache-control") or "").lower():
+            await self._settle(lambda: store.complete(
+                **ids, status=409, body=SECRET_NOT_KEPT, content_type="application/problem+json"))
         else:
             await self._settle(lambda: store.complete(
                 **ids, status=response.status, body=bytes(response.body),

@@ -8,8 +8,10 @@ from api_gateway.passwords import password_problem
 from api_gateway.users.policy import area_problem, school_problem
 from services.kit.auth import Role
 from services.kit.schemas import InputModel, Stored
+from services.kit.text import USERNAME_PATTERN
 
-USERNAME = r"^[\w.@-]{3,64}$"
+# ASCII only: `\w` let Cyrillic look-alikes (`аdmin` with U+0430) pass for someone else's name.
+USERNAME = USERNAME_PATTERN
 
 
 def _strong(password: str | None) -> str | None:
@@ -20,7 +22,7 @@ def _strong(password: str | None) -> str | None:
 
 class UserCreate(InputModel):
     username: str = Field(pattern=USERNAME, examples=["zhang.wei"],
-                          description="3-64 letters, digits or `._@-`; unique")
+                          description="3-64 lowercase ASCII letters, digits or `._-`; unique")
     password: str = Field(examples=["Chengguan2026"],
                           description="At least 8 characters mixing two kinds (letters, digits ...)")
     role: Role = Field(examples=["township"])

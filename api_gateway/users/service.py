@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_gateway.auth.models import RefreshToken
 from api_gateway.auth.revocations import revoke_sessions
+from api_gateway.auth.throttle import clear_locks
 from api_gateway.db import now
 from api_gateway.passwords import hash_password, password_problem
 from api_gateway.users.models import UserAccount
@@ -115,6 +116,8 @@ async def set_disabled(session: AsyncSession, principal: Principal, *, user: Use
     """Disable (revoking its refresh tokens) or enable a user."""
     if disabled and str(user.id) == principal.sub:
         raise Invalid(["disabled"], "You cannot disable your own account")
+    if not disabled:  # enabling also lifts login locks (documented), even of an account never disabled
+        await clear_locks(session, username=user.username)
     if user.disabled == disabled:
         return user
     user.disabled = disabled

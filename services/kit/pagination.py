@@ -1,15 +1,16 @@
 """Cursor pagination: `?limit=` (default 50, max 500) and an opaque `?cursor=`."""
 
 import base64
+import binascii
 import json
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
-from sqlalchemy import Select, tuple_
+from sqlalchemy import BigInteger, Integer, Select, SmallInteger, String, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -33,20 +34,57 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None = None
 
 
+INT_BOUNDS = {SmallInteger: 1 << 15, BigInteger: 1 << 63, Integer: 1 << 31}  # most specific first
+BAD_CURSOR = "Invalid cursor: use the next_cursor of the previous page"
+
+
 def _encode_value(v: Any) -> Any:
     if isinstance(v, datetime):
         return {"t": v.isoformat()}
+    if isinstance(v, date):
+        return {"d": v.isoformat()}
     if isinstance(v, uuid.UUID):
         return {"u": str(v)}
     return v
 
 
 def _decode_value(v: Any) -> Any:
-    if isinstance(v, dict) and "t" in v:
-        return datetime.fromisoformat(v["t"])
-    if isinstance(v, dict) and "u" in v:
-        return uuid.UUID(v["u"])
+    if isinstance(v, dict) and len(v) == 1 and isinstance(next(iter(v.values())), str):
+        (tag, text), = v.items()
+        if tag == "t":
+            return datetime.fromisoformat(text)
+        if tag == "d":
+            return date.fromisoformat(text)
+        if tag == "u":
+            return uuid.UUID(text)
+    if isinstance(v, dict | list):
+        raise ValueError("not a cursor value")
     return v
+
+
+def _fits(value: Any, column: ColumnElement) -> bool:
+    """Whether a decoded value can be compared with the column in SQL (else the database says 500)."""
+    if value is None:
+        return False
+    sql_type = column.type
+    try:
+        expected = sql_type.python_type
+    except NotImplementedError:  # an expression of no known Python type: leave it to the database
+        return not isinstance(value, dict | list)
+    if expected is datetime:
+        return isinstance(value, datetime) and (
+            value.tzinfo is not None or not getattr(sql_type, "timezone", False))
+    if expected is date:
+        return isinstance(value, date) and not isinstance(value, datetime)
+    if expected is int:
+        bound = next((b for t, b in INT_BOUNDS.items() if isinstance(sql_type, t)), 1 << 63)
+        return isinstance(value, int) and not isinstance(value, bool) and -bound <= value < bound
+    if expected is str:
+        length = getattr(sql_type, "length", None) if isinstance(sql_type, String) else None
+        return isinstance(value, str) and "\x00" not in value and (length is None or len(value) <= length)
+    if expected in (uuid.UUID, bool, float):
+        return isinstance(value, expected) or (expected is float and type(value) is int)
+    return isinstance(value, str | int | float)  # enums and the like: a plain JSON scalar
 
 
 def encode_cursor(values: Sequence[Any]) -> str:
@@ -54,14 +92,18 @@ def encode_cursor(values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, width: int) -> list[Any]:
+def decode_cursor(cursor: str, columns: Sequence[ColumnElement] | int) -> list[Any]:
+    """Return a cursor's values, each checked against its column; anything else is a 422 on `cursor`."""
+    width = columns if isinstance(columns, int) else len(columns)
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        values = [_decode_value(v) for v in json.loads(raw)]
-    except (ValueError, TypeError, KeyError) as exc:
-        raise Invalid(["cursor"], "Invalid cursor") from exc
-    if not isinstance(values, list) or len(values) != width:
-        raise Invalid(["cursor"], "Invalid cursor")
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(raw, list) or len(raw) != width:
+            raise ValueError("wrong shape")
+        values = [_decode_value(v) for v in raw]
+    except (ValueError, TypeError, KeyError, RecursionError, binascii.Error) as exc:
+        raise Invalid(["cursor"], BAD_CURSOR) from exc
+    if not isinstance(columns, int) and not all(map(_fits, values, columns)):
+        raise Invalid(["cursor"], BAD_CURSOR)
     return values
 
 
@@ -77,7 +119,7 @@ async def paginate(
 ) -> dict[str, Any]:
     """Run a keyset-paginated query; `key(row)` gives the row's values of `order_by`."""
     if cursor:
-        stmt = stmt.where(tuple_(*order_by) > tuple_(*decode_cursor(cursor, len(order_by))))
+        stmt = stmt.where(tuple_(*order_by) > tuple_(*decode_cursor(cursor, order_by)))
     rows = (await session.execute(stmt.order_by(*order_by).limit(limit + 1))).all()
     rows = [r[0] if len(r) == 1 else r for r in rows]
     more = len(rows) > limit

@@ -4,6 +4,7 @@ from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from services.contracts.areas import AREA_CODE_PATTERN
 from services.kit.auth import CurrentPrincipal, Principal, Role, require
 from services.kit.db import SessionDep
 from services.kit.pagination import Cursor, Limit, paginate
@@ -21,7 +22,7 @@ CanLock = Annotated[Principal, Depends(require(Role.admin, Role.county))]
 class LockCreate(InputModel):
     year: int = Field(ge=2000, le=2100, examples=[2025])
     area_code: str | None = Field(
-        default=None, pattern=r"^[0-9]{2,12}$", description="Default: the caller's area"
+        default=None, pattern=AREA_CODE_PATTERN, description="Default: the caller's area"
     )
 
 

@@ -2,23 +2,36 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from services.kit.auth import Principal, Role, require
+from services.kit.auth import CurrentPrincipal, Principal, Role
 from services.kit.consumer import pending
-from services.kit.errors import Unavailable
+from services.kit.errors import Forbidden, Unavailable
 from services.kit.responses import problems
 from services.kit.service import replay
 from services.statistics.facts.consumers import clear_projections
 
 router = APIRouter(prefix="/api/v1/stats/rebuild", tags=["statistics"])
-Admin = Annotated[Principal, Depends(require(Role.admin))]
 CONSUMER = "statistics"
+# A rebuild replays the whole stream for every area, so only an admin of the whole deployment may ask:
+# one whose area is a province (2 digits, like the bootstrap admin's NOL_ADMIN_AREA) or wider.
+# County, township and village admins manage their area's users, not the deployment.
+DEPLOYMENT_WIDE = 2
+
+
+async def deployment_admin(principal: CurrentPrincipal) -> Principal:
+    """Admit only an admin whose area spans the deployment (a province code or shorter)."""
+    if principal.role is not Role.admin or len(principal.area_code) > DEPLOYMENT_WIDE:
+        raise Forbidden("Only a deployment-wide admin (area of 2 digits or fewer) may rebuild the figures")
+    return principal
+
+
+Admin = Annotated[Principal, Depends(deployment_admin)]
 
 
 @router.post(
     "", status_code=202, summary="Rebuild the projections from the event stream", responses=problems(403)
 )
 async def rebuild(request: Request, principal: Admin) -> dict:
-    """Empty the projections and replay every event from the start of the stream (admin)."""
+    """Empty the projections and replay every event from the start of the stream (deployment-wide admin)."""
     await replay(request.app, CONSUMER, clear=clear_projections)
     return {"status": "replaying", "requested_by": principal.username}
 

@@ -7,7 +7,10 @@ import httpx
 import pytest
 from starlette.requests import Request
 
+from api_gateway.keys import public_jwk
 from api_gateway.proxy import NOT_RETURNED, _without_connection_listed, upstream_headers
+from services.kit.gateway_trust import GatewaySigner
+from tests.tokens import signing_key
 
 from .conftest import (
     bearer,
@@ -124,7 +127,8 @@ class TestForward:
             assert resp.status_code == 200
             assert resp.headers["content-type"] == "application/json"
             via_gateway = b"".join([chunk async for chunk in resp.aiter_raw()])
-        async with httpx.AsyncClient(base_url=stack.url("registry")) as direct:
+        # Straight at the registry, signed as the gateway signs (a service answers nothing else).
+        async with httpx.AsyncClient(base_url=stack.url("registry"), auth=gateway_signer(stack)) as direct:
             straight = (await direct.get(path, headers=admin)).content
         assert via_gateway == straight and len(straight) > 30_000
         assert len(httpx.Response(200, content=via_gateway).json()["items"]) == 121
@@ -301,6 +305,11 @@ class TestUpstreamFailures:
             assert resp.headers["content-type"].startswith(PROBLEM)
             assert "registry" in resp.json()["detail"]
             assert time.monotonic() - started < 5
+
+
+def gateway_signer(stack) -> GatewaySigner:
+    key = signing_key(stack.data_dir)
+    return GatewaySigner(key, public_jwk(key.public_key())["kid"])
 
 
 async def services_ready(stack) -> dict[str, bool]:

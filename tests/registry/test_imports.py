@@ -236,7 +236,7 @@ class TestImportStudents:
         job = await run_import(world.users["school"], "students", csv_bytes(STUDENT_HEADER, [mine]))
         assert job["created"] == job["updated"] == 0
         assert errors_by_row(job)[2][0][0] == "身份证号"
-        assert "outside your area" in errors_by_row(job)[2][0][1]
+        assert "registered elsewhere" in errors_by_row(job)[2][0][1]
 
 
 class TestImportHouseholds:

@@ -38,6 +38,7 @@ BATCH_MAKERS = frozenset({ADMIN, COUNTY, TOWNSHIP, SCHOOL})
 APPROVERS = frozenset({ADMIN, COUNTY, TOWNSHIP})
 ROSTER_READERS = frozenset({ADMIN, COUNTY, TOWNSHIP, PLATFORM})
 ROSTER_SUBMITTERS = frozenset({ADMIN, COUNTY, PLATFORM})
+TRANSFER_READERS = frozenset({ADMIN, COUNTY, TOWNSHIP, SCHOOL})  # registry.transfers.service.READERS
 
 EMPTY = "empty"  # 200 with no rows of the other area (refused roles: no rows at all)
 ROWS = "rows"  # accepted; every out-of-scope row refused as a row error
@@ -70,6 +71,8 @@ SCOPES = {
     "user": "Users inside the caller's area, at or below its level.",
     "client": "Platform clients inside the admin's area.",
     "audit": "Entries of actors inside the caller's area.",
+    "transfer": "Transfer requests into or out of the caller's area (a school user: its school); both "
+    "ends see a request. Accepting and rejecting are the receiving end's, withdrawing the sending end's.",
 }
 
 
@@ -167,6 +170,15 @@ MATRIX: dict[tuple[str, str], Access] = {
         refused={VILLAGE: 404, PLATFORM: 403},
         note="village users may not import, so no job is ever theirs",
     ),
+    # Transfer requests into another county's school (registry.transfers): C→A and A→C are in A's
+    # scope, B→C is not.
+    ("GET", "/api/v1/transfers"): _a(
+        TRANSFER_READERS, "transfer", None, note="no parameter names another area: the rows are checked"
+    ),
+    ("GET", "/api/v1/transfers/{transfer_id}"): _a(TRANSFER_READERS, "transfer"),
+    ("POST", "/api/v1/transfers/{transfer_id}/accept"): _a(WRITERS, "transfer", note="the receiving end"),
+    ("POST", "/api/v1/transfers/{transfer_id}/reject"): _a(WRITERS, "transfer", note="the receiving end"),
+    ("POST", "/api/v1/transfers/{transfer_id}/cancel"): _a(WRITERS, "transfer", note="the sending end"),
     # Subsidy.
     ("GET", "/api/v1/subsidy/policies"): _a(STAFF, "policy", EMPTY),
     ("POST", "/api/v1/subsidy/policies"): _a(CHIEFS, "policy", 422, code="out_of_scope", note=NOT_LISTED_422),
@@ -249,9 +261,10 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/stats/locks"): _a(STAFF | {PLATFORM}, "lock", None),
     ("POST", "/api/v1/stats/locks"): _a(CHIEFS, "lock"),
     ("GET", "/api/v1/stats/locks/{year}/held"): _a(CHIEFS, "lock", None),
-    ("GET", "/api/v1/stats/rebuild"): _a({ADMIN}, "global", None),
+    # Deployment-wide admins only (area of 2 digits, statistics.rebuild_routes): A's admin is refused.
+    ("GET", "/api/v1/stats/rebuild"): _a(frozenset(), "global", None, note="deployment-wide admins only"),
     ("POST", "/api/v1/stats/rebuild"): _a(
-        {ADMIN}, "global", None, note="deployment-wide replay; the test calls it last"
+        frozenset(), "global", None, note="deployment-wide replay: deployment-wide admins only; called last"
     ),
     ("GET", "/api/v1/verifications"): _a(ROSTER_READERS, "roster", EMPTY),
     ("POST", "/api/v1/verifications"): _a(
@@ -265,6 +278,13 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/verifications/{job_id}"): _a(ROSTER_READERS, "roster"),
     ("GET", "/api/v1/verifications/{job_id}/findings"): _a(ROSTER_READERS, "roster"),
     ("POST", "/api/v1/verifications/{job_id}/findings/{finding_id}/resolve"): _a(CHIEFS, "roster"),
+    # Ops: every service's consumers and dead letters, merged at the gateway (kit.ops, api_gateway.ops).
+    ("GET", "/api/v1/ops/consumers"): _a({ADMIN}, "global", None),
+    ("GET", "/api/v1/ops/dead-letters"): _a({ADMIN}, "global", None),
+    ("POST", "/api/v1/ops/dead-letters/{letter_id}/replay"): _a(
+        {ADMIN}, "global", None, note="a letter of an event already applied: the replay only closes it"
+    ),
+    ("POST", "/api/v1/ops/dead-letters/{letter_id}/resolve"): _a({ADMIN}, "global", None),
 }
 
 

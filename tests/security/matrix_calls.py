@@ -9,9 +9,21 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
+from sqlalchemy.engine import make_url
+
 from tests.helpers import USER_PASSWORD, Api, birth_for, eventually, make_id_number
 from tests.security import access_matrix as m
-from tests.security.matrix_world import PAST, TODAY, County, Setting, name3, policy_body, students_csv
+from tests.security.matrix_world import (
+    PAST,
+    TODAY,
+    County,
+    Setting,
+    name3,
+    policy_body,
+    roster_child,
+    students_csv,
+)
 
 
 @dataclass
@@ -378,6 +390,36 @@ BUILDERS[("GET", "/api/v1/imports/templates/{kind}")] = unscoped(
 )
 BUILDERS[("GET", "/api/v1/imports/{job_id}")] = record("GET", "/api/v1/imports/{}", "import")
 
+# Transfers -------------------------------------------------------------------------------------
+
+
+@op("GET", "/api/v1/transfers")
+async def _transfers(s: Setting, role: str, inside: bool) -> Call | None:
+    if not inside:
+        return None
+    return Call("GET", "/api/v1/transfers", params={"limit": 500}, expect=rid(s.a, "trRead"))
+
+
+BUILDERS[("GET", "/api/v1/transfers/{transfer_id}")] = record("GET", "/api/v1/transfers/{}", "trRead")
+
+
+def _decide(action: str):
+    """A pending request of its own for each writer role (C→A to accept or reject, A→C to withdraw);
+    B's request (B→C) out of scope."""
+
+    async def build(s: Setting, role: str, inside: bool) -> Call:
+        if inside:
+            transfer = s.pools.get((f"tr_{action}", role)) or s.pools[(f"tr_{action}", m.COUNTY)]
+        else:
+            transfer = county(s, inside).rec["trRead"]
+        return Call("POST", f"/api/v1/transfers/{transfer['id']}/{action}", json={"note": "访问矩阵测试"})
+
+    return build
+
+
+for _action in ("accept", "reject", "cancel"):
+    BUILDERS[("POST", f"/api/v1/transfers/{{transfer_id}}/{_action}")] = _decide(_action)
+
 # Subsidy ---------------------------------------------------------------------------------------
 
 
@@ -707,6 +749,7 @@ BUILDERS[("GET", "/api/v1/verifications")] = listing("/api/v1/verifications", "a
 async def _roster(s: Setting, role: str, inside: bool) -> Call:
     id_number = make_id_number(birth_for("primary", 2))
     s.id_numbers.add(id_number)
+    roster_child(s, id_number, s.a.code if inside else s.b.code)
     body = {
         "semester": PAST,
         "rows": [
@@ -743,3 +786,47 @@ async def _resolve_finding(s: Setting, role: str, inside: bool) -> Call:
         f"/api/v1/verifications/{rid(c, 'job')}/findings/{finding}/resolve",
         json={"note": "已核实：学生在外县就读"},
     )
+
+
+# Ops -------------------------------------------------------------------------------------------
+
+BUILDERS[("GET", "/api/v1/ops/consumers")] = unscoped(Call("GET", "/api/v1/ops/consumers"))
+BUILDERS[("GET", "/api/v1/ops/dead-letters")] = unscoped(
+    Call("GET", "/api/v1/ops/dead-letters", params={"limit": 500})
+)
+LETTER = """
+    INSERT INTO subsidy.dead_letter (consumer, event_id, type, subject, payload, error, attempts)
+    SELECT i.consumer, o.id, o.type, o.type, o.payload::text, 'access matrix', 1
+    FROM registry.outbox o JOIN subsidy.inbox i ON i.event_id = o.id
+    WHERE o.type = 'edu.registry.school.created' AND o.payload->'data'->>'area_code' LIKE $1
+    LIMIT 1 RETURNING id
+"""
+
+
+async def _letter(s: Setting, action: str) -> str:
+    """An open dead letter of subsidy, once per operation: a copy of a school event of county A it
+    has applied, so the admin's replay is the no-op that closes it (and a resolve just closes it)."""
+    if ("letter", action) not in s.pools:
+        url = make_url(s.a.world.stack.env["NOL_DATABASE_URL"]).set(drivername="postgresql")
+        conn = await asyncpg.connect(url.render_as_string(hide_password=False))
+        try:
+            number = await conn.fetchval(LETTER, f"{s.a.code}%")
+        finally:
+            await conn.close()
+        s.pools[("letter", action)] = f"subsidy-{number}"
+    return s.pools[("letter", action)]
+
+
+def _letter_call(action: str, body: Any = None):
+    async def build(s: Setting, role: str, inside: bool) -> Call | None:
+        if not inside:
+            return None
+        return Call("POST", f"/api/v1/ops/dead-letters/{await _letter(s, action)}/{action}", json=body)
+
+    return build
+
+
+BUILDERS[("POST", "/api/v1/ops/dead-letters/{letter_id}/replay")] = _letter_call("replay")
+BUILDERS[("POST", "/api/v1/ops/dead-letters/{letter_id}/resolve")] = _letter_call(
+    "resolve", {"note": "访问矩阵测试"}
+)

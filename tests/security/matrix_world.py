@@ -3,10 +3,13 @@
 County A's probe records sit where every role of A sees them (the first township, its primary
 school, the first village); county B mirrors them and is out of everyone's scope. A few records
 of A sit in its second township (siblings), so lists show whether narrower roles see too much.
-Pools hold one record per allowed role for operations that change what they act on.
+Pools hold one record per allowed role for operations that change what they act on. A third
+county, C, is the other end of the transfer requests: C→A and A→C are A's (both ends see a
+request), B→C is out of A's scope.
 """
 
 import asyncio
+import base64
 import csv
 import io
 import itertools
@@ -15,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from services.dropout.students.unregistered import stand_in_id
+from services.kit.crypto import FieldCipher
 from services.subsidy.domain import current_semester
 from tests.dropout.helpers import direct
 from tests.helpers import USER_PASSWORD, Api, World, birth_for, eventually, make_id_number
@@ -103,6 +108,7 @@ class Setting:
     names: set[str] = field(default_factory=set)
     pools: dict[tuple[str, str], Any] = field(default_factory=dict)  # (pool, role) -> record
     school_day: date = TODAY
+    third: World | None = None  # county C: the other end of A's and B's transfer requests
 
     def b_ids(self) -> set[str]:
         """Every id, code and username made in county B (its areas are matched by their prefix)."""
@@ -166,7 +172,7 @@ async def _users(s: Setting, c: County, *, first: bool) -> None:
         assert resp.status_code == 200, resp.text
         c.users["platform"] = Api(s.admin.client, resp.json()["access_token"], made["client_id"])
     for key in ("uRead", "uPatch", "uToggle") if first else ("uRead",):
-        username = f"mx_{key}_{secrets.token_hex(3)}"
+        username = f"mx_{key.lower()}_{secrets.token_hex(3)}"
         c.rec[key] = await s.admin.ok(
             "POST",
             "/api/v1/users",
@@ -442,6 +448,13 @@ def students_csv(c: County, s: Setting, *, school: str | None = None) -> bytes:
     return out.getvalue().encode()
 
 
+def roster_child(s: Setting, id_number: str, area: str) -> None:
+    """Place the stand-in the dropout service makes for a roster child the registry lacks (its cases
+    and tasks name no area: they lie in the roster's)."""
+    key = base64.b64decode((s.a.world.stack.data_dir / "keys" / "data.key").read_bytes())
+    s.places[str(stand_in_id(FieldCipher(key).lookup_hash(id_number)))] = Place(area)
+
+
 async def statistics(s: Setting, c: County, *, first: bool) -> None:
     """A platform roster (two children the registry lacks), an import job, a year lock (B)."""
     county = c.users["county"]
@@ -455,6 +468,8 @@ async def statistics(s: Setting, c: County, *, first: bool) -> None:
         for _ in range(3)
     ]
     s.id_numbers.update(r["id_number"] for r in rows)
+    for r in rows:
+        roster_child(s, r["id_number"], c.code)
     job = await county.ok(
         "POST", "/api/v1/verifications", 202, json={"semester": current_semester(), "rows": rows}
     )
@@ -484,6 +499,55 @@ async def statistics(s: Setting, c: County, *, first: bool) -> None:
     c.rec["finding"] = ids[0]
     if first:
         s.pools[("finding", m.ADMIN)], s.pools[("finding", m.COUNTY)] = ids[0], ids[1]
+
+
+TRANSFER_POOLS = ("accept", "reject", "cancel")  # one pending request per writer role for each
+
+
+async def _request(sender: Api, student: dict, into: dict) -> dict:
+    """Ask to move a student into a school of another county: a pending transfer request."""
+    body = {
+        "kind": "transfer",
+        "effective_date": TODAY.isoformat(),
+        "details": {"school_code": into["code"], "grade": 3},
+    }
+    got = await sender.ok("POST", f"/api/v1/students/{student['id']}/enrollment-changes", 202, json=body)
+    return got["transfer_request"]
+
+
+async def _incoming(s: Setting, school: dict) -> dict:
+    """A child of C whom C asks county A to take at `school`."""
+    c = s.third
+    body = c.student_body("primary", name=name3())
+    s.id_numbers.add(body["id_number"])
+    kid = await c.users["county"].ok("POST", "/api/v1/students", 201, json=body)
+    got = await _request(c.users["county"], kid, school)
+    s.places[got["id"]] = Place(school["area_code"], school["code"])
+    return got
+
+
+async def _outgoing(s: Setting, c: County, key: str) -> dict:
+    """A child of county `c` whom `c` asks C to take."""
+    kid = await _student(s, c, key)
+    got = await _request(c.users["county"], kid, s.third.schools["primary"])
+    s.places[got["id"]] = Place(kid["area_code"], kid["enrollment"]["school_code"])
+    return got
+
+
+async def transfers(s: Setting) -> None:
+    """Pending requests: into A (one to read, one per writer role to accept or reject), into A's
+    second township (siblings), out of A (one per writer role to withdraw), and B→C (out of scope)."""
+    a, primary, junior = s.a, s.a.world.schools["primary"], s.a.world.schools["junior"]
+    writers = sorted(m.WRITERS)
+    jobs = [_incoming(s, primary), _incoming(s, junior), _outgoing(s, s.b, "sTr")]
+    jobs += [_incoming(s, primary) for _ in writers for _ in ("accept", "reject")]
+    jobs += [_outgoing(s, a, f"sTrOut{i}") for i, _ in enumerate(writers)]
+    made = iter(await asyncio.gather(*jobs))
+    a.rec["trRead"], a.rec["trSib"], s.b.rec["trRead"] = next(made), next(made), next(made)
+    for role in writers:
+        s.pools[("tr_accept", role)], s.pools[("tr_reject", role)] = next(made), next(made)
+    for role in writers:
+        s.pools[("tr_cancel", role)] = next(made)
 
 
 async def last_school_day(api: Api) -> date:
@@ -547,6 +611,7 @@ async def siblings(s: Setting) -> None:
             "plHT": placement,
             "vCheck": check,
             "pRead": policy,
+            "trRead": a.rec["trSib"],
         },
     )
     own = direct(s.admin)
@@ -566,11 +631,12 @@ async def _eventually_ok(api: Api, path: str, body: dict) -> dict:
     return await eventually(attempt, timeout=20)
 
 
-async def build(admin: Api, stack: Any, db, codes: tuple[str, str]) -> Setting:
-    """Both counties, every record the matrix test needs, projections caught up."""
-    wa, wb = await asyncio.gather(*(World.create(admin, code=code, stack=stack) for code in codes))
-    s = Setting(County(wa), County(wb), admin)
+async def build(admin: Api, stack: Any, db, codes: tuple[str, str, str]) -> Setting:
+    """Both counties (and C), every record the matrix test needs, projections caught up."""
+    wa, wb, wc = await asyncio.gather(*(World.create(admin, code=code, stack=stack) for code in codes))
+    s = Setting(County(wa), County(wb), admin, third=wc)
     await asyncio.gather(registry(s, s.a, first=True), registry(s, s.b, first=False))
+    await transfers(s)
     s.school_day = await last_school_day(s.a.users["county"])
     await projected(db, s)
     await asyncio.gather(

@@ -9,6 +9,10 @@ refusal, a list with a row outside the caller's scope, an answer naming anything
 the request did not name, a full ID number (outside an allowed reveal), an unmasked name on a
 public notice.
 Prints the matrix's size (operations × roles × 2) and the calls made.
+
+The same calls go straight to the service ports too, unsigned (kit.auth.DirectReads): a plain
+read by a staff token is answered as the gateway answers it; a write, a reveal or any call of a
+platform client is refused there (403 `gateway_only`).
 """
 
 import asyncio
@@ -21,9 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
+import pytest
 
+from api_gateway.routing import service_for
 from deploy.stack import Stack
+from services.kit.settings import SERVICES
 from tests import conftest
 from tests.helpers import Api, eventually
 from tests.security import access_matrix as m
@@ -116,6 +124,8 @@ def sees(me: Me, rule: str, place: Place, item: dict) -> bool:
     """Whether the caller may see a row of this place under the scope rule."""
     area, village = place.area or "", place.village or ""
     inside = bool(area) and area.startswith(me.area)
+    if rule == "global":  # the same for every allowed caller (e.g. the deployment's event consumers)
+        return True
     if rule in ("area", "policy", "lock", "roster", "calendar"):
         return inside or (bool(area) and me.area.startswith(area))
     if rule == "user":
@@ -124,7 +134,7 @@ def sees(me: Me, rule: str, place: Place, item: dict) -> bool:
         return False
     if rule == "household" and me.role == m.SCHOOL:
         return me.school in place.schools
-    if me.role == m.SCHOOL and rule in ("school", "student", "batch", "check", "publicity", "task"):
+    if me.role == m.SCHOOL and rule in ("school", "student", "batch", "check", "publicity", "task", "transfer"):
         return place.school == me.school
     if me.role == m.VILLAGE:
         if rule == "school":
@@ -240,9 +250,13 @@ def status_problem(
     return None
 
 
-async def send(s: Setting, role: str, call: Call) -> tuple[httpx.Response, Any]:
-    """Make the call as the role; follow a list's cursor; return the response and the (merged) body."""
+async def send(
+    s: Setting, role: str, call: Call, via: httpx.AsyncClient | None = None
+) -> tuple[httpx.Response, Any]:
+    """Make the call as the role (through the gateway, or `via` a service port); follow a list's
+    cursor; return the response and the (merged) body."""
     user = s.a.users[role]
+    client = via or user.client
     headers = {"Authorization": f"Bearer {user.token}"} if call.auth else {}
     params = dict(call.params or {})
     kw: dict[str, Any] = {"params": params, "headers": headers}
@@ -252,13 +266,11 @@ async def send(s: Setting, role: str, call: Call) -> tuple[httpx.Response, Any]:
         kw["data"] = call.data
     if call.files is not None:
         kw["files"] = call.files
-    resp = await user.client.request(call.method, call.path, **kw)
+    resp = await client.request(call.method, call.path, **kw)
     body = resp.json() if "json" in resp.headers.get("content-type", "") and resp.content else None
     pages = 1
     while isinstance(body, dict) and body.get("next_cursor") and call.method == "GET" and pages < MAX_PAGES:
-        more = await user.client.get(
-            call.path, params={**params, "cursor": body["next_cursor"]}, headers=headers
-        )
+        more = await client.get(call.path, params={**params, "cursor": body["next_cursor"]}, headers=headers)
         nxt = more.json()
         body = {**body, "items": body["items"] + nxt["items"], "next_cursor": nxt.get("next_cursor")}
         pages += 1
@@ -327,10 +339,22 @@ async def run_operation(s: Setting, key: tuple[str, str], tally: Tally) -> None:
                 tally.failures.append(f"{where}: {'; '.join(problems)} :: {resp.text[:300]}")
 
 
-async def test_every_operation_as_every_role(stack: Stack, api: Api, db):
-    codes = tuple(f"61{9000 - next(conftest._counties):04d}" for _ in range(2))
+@pytest.fixture(scope="module")
+async def setting(stack: Stack, api: Api, owner_url: str) -> Setting:
+    """Counties A, B and C with every record the matrix needs (built once for this module)."""
+    codes = tuple(f"61{9000 - next(conftest._counties):04d}" for _ in range(3))
     started = time.monotonic()
-    s = await build(api, stack, db, codes)
+    db = await asyncpg.connect(owner_url)
+    try:
+        s = await build(api, stack, db, codes)
+    finally:
+        await db.close()
+    print(f"\nmatrix world built in {time.monotonic() - started:.1f}s")
+    return s
+
+
+async def test_every_operation_as_every_role(setting: Setting):
+    s = setting
     built = time.monotonic()
     tally = Tally()
     gate = asyncio.Semaphore(CONCURRENT_OPERATIONS)
@@ -341,7 +365,7 @@ async def test_every_operation_as_every_role(stack: Stack, api: Api, db):
 
     await asyncio.gather(*(one(key) for key in m.MATRIX if key != LAST))
     await run_operation(s, LAST, tally)
-    await caught_up(s.a.users[m.ADMIN])
+    await caught_up(s.admin)
     ops, cells = m.size()
     made = tally.calls[IN] + tally.calls[OUT]
     print(
@@ -349,7 +373,7 @@ async def test_every_operation_as_every_role(stack: Stack, api: Api, db):
         f"{cells - tally.not_applicable[OUT]} called ({tally.not_applicable[OUT]} have nothing out of scope), "
         f"{made} calls; plus {tally.calls[SIBLING]} calls by township, school and village users on "
         f"records of A's second township; statuses {dict(sorted(tally.statuses.items()))}; "
-        f"setup {built - started:.1f}s, calls {time.monotonic() - built:.1f}s"
+        f"calls {time.monotonic() - built:.1f}s"
     )
     print(f"422 answers: {len(tally.unprocessable)} (each an out-of-scope reference the matrix names)")
     for line in tally.unprocessable:
@@ -367,3 +391,96 @@ async def caught_up(admin: Api) -> None:
         return resp.status_code == 200 and resp.json()["pending"] == 0 and resp.json()["unacknowledged"] == 0
 
     await eventually(done, timeout=60, interval=0.3)
+
+
+def gateway_only(resp: httpx.Response) -> bool:
+    problem = resp.headers.get("content-type", "").startswith("application/problem+json")
+    return resp.status_code == 403 and problem and resp.json()["type"].endswith("/gateway_only")
+
+
+async def direct_operation(s: Setting, key: tuple[str, str], port: httpx.AsyncClient, tally: Tally) -> None:
+    """Each call of the matrix, unsigned on the owning service's port: plain reads by staff answered
+    as through the gateway (and leaking nothing the gateway would not), everything else refused."""
+    access = m.MATRIX[key]
+    for role, mode in order(key, access):
+        inside = mode == IN
+        try:
+            built = await BUILDERS[key](sibling_view(s) if mode == SIBLING else s, role, inside)
+        except KeyError:
+            if mode != SIBLING:
+                raise
+            built = None
+        for call in built if isinstance(built, list) else [built] if built else []:
+            where = f"{key[0]} {key[1]} as {role} {mode}" + (" (?reveal=id_number)" if call.reveal else "")
+            direct, body = await send(s, role, call, via=port)
+            tally.calls[mode] += 1
+            tally.statuses[direct.status_code] += 1
+            if call.method not in ("GET", "HEAD") or call.reveal or role == m.PLATFORM:
+                if not gateway_only(direct):
+                    tally.failures.append(f"{where}: not refused on the port :: {direct.text[:300]}")
+                continue
+            gateway, _ = await send(s, role, call)
+            problems = []
+            if direct.status_code != gateway.status_code:
+                problems.append(f"the gateway answers {gateway.status_code}, the port {direct.status_code}")
+            problems += content_problems(s, key, access, role, inside, call, direct.text)
+            if direct.status_code == 200:
+                problems += row_problems(s, key, access, me_of(s, role), body)
+            if problems:
+                tally.failures.append(f"{where}: {'; '.join(problems)} :: {direct.text[:300]}")
+
+
+WATCHED = (  # records the in-scope writes act on: still as they were after the unsigned writes
+    ("sPatch", "/api/v1/students/{}"),
+    ("sEnroll0", "/api/v1/students/{}"),
+    ("hPatch", "/api/v1/households/{}"),
+    ("cPatch", "/api/v1/dropout/cases/{}"),
+    ("plPatch", "/api/v1/disability/placements/{}"),
+)
+
+
+async def watched(s: Setting) -> dict[str, Any]:
+    got = {key: (await s.admin.ok("GET", path.format(rid_of(s, key))))["version"] for key, path in WATCHED}
+    for pool in ("tr_accept", "tr_reject", "tr_cancel"):
+        transfer = s.pools[(pool, m.COUNTY)]
+        got[pool] = (await s.admin.ok("GET", f"/api/v1/transfers/{transfer['id']}"))["status"]
+    return got
+
+
+def rid_of(s: Setting, key: str) -> str:
+    value = s.a.rec[key]
+    return str(value["id"]) if isinstance(value, dict) else str(value)
+
+
+async def test_the_access_matrix_also_on_the_service_ports(stack: Stack, setting: Setting):
+    """Every call of the matrix that a service owns, made on that service's own port with the
+    caller's valid token but without the gateway's signature: plain reads (GET without `reveal`) by
+    staff get the gateway's answer — the same status, in scope only, out of scope 404 there too — and
+    pass the same leak checks; writes, reveals and every call of a platform client are refused before
+    they are routed (403 `gateway_only`), so nothing the gateway's audit, limits or platform
+    restriction would not see happens there."""
+    s = setting
+    owned = sorted(key for key in m.MATRIX if service_for(key[1]))
+    before = await watched(s)
+    tally = Tally()
+    ports = {svc: httpx.AsyncClient(base_url=stack.url(svc), timeout=30) for svc in SERVICES}
+    gate = asyncio.Semaphore(CONCURRENT_OPERATIONS)
+
+    async def one(key):
+        async with gate:
+            await direct_operation(s, key, ports[service_for(key[1])], tally)
+
+    try:
+        await asyncio.gather(*(one(key) for key in owned))
+    finally:
+        await asyncio.gather(*(port.aclose() for port in ports.values()))
+    after = await watched(s)
+    made = sum(tally.calls.values())
+    print(
+        f"\nservice ports: {len(owned)} operations, {made} unsigned calls "
+        f"({dict(tally.calls)}); statuses {dict(sorted(tally.statuses.items()))}"
+    )
+    assert after == before, "an unsigned write changed a record"
+    assert len(owned) > 50 and tally.calls[IN] and tally.calls[OUT]
+    assert {200, 403, 404} <= set(tally.statuses), "the port should serve reads, refuse the rest"
+    assert not tally.failures, f"{len(tally.failures)} mismatches:\n" + "\n".join(sorted(tally.failures))

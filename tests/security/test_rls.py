@@ -27,7 +27,7 @@ from tests.helpers import World
 
 # Tables every service must wall (the test also covers any other table with a `wall` policy).
 EXPECTED = {
-    "registry": {"student", "enrollment_change", "household", "school", "area", "import_job"},
+    "registry": {"student", "enrollment_change", "household", "school", "area", "import_job", "transfer_request"},
     "subsidy": {"student", "batch", "disbursement", "batch_step", "exclusion", "objection", "notice_ack"},
     "dropout": {"student", "absence", "task", "dropout_case", "case_action", "placement", "verification"},
     "statistics": {"student_fact", "payment_fact", "case_fact", "household_fact", "verification"},
@@ -141,6 +141,11 @@ def scoped_value(name: str, county: County) -> str | None:
         "area_code": county.township,
         "school_code": county.school,
         "village_code": county.village,
+        # A transfer request is seen from both ends (registry.transfer_request).
+        "from_area_code": county.township,
+        "to_area_code": county.township,
+        "from_school_code": county.school,
+        "to_school_code": county.school,
     }.get(name)
 
 
@@ -383,16 +388,18 @@ class TestAcrossScopesOnPurpose:
     async def test_transfer_to_another_county(self, world: World, neighbour: World):
         county, other = world.users["county"], neighbour.users["county"]
         s = await world.student("primary", as_=county)
-        await county.ok(
+        asked = await county.ok(
             "POST",
             f"/api/v1/students/{s['id']}/enrollment-changes",
-            201,
+            202,
             json={
                 "kind": "transfer",
                 "effective_date": date.today().isoformat(),
                 "details": {"school_code": neighbour.schools["primary"]["code"]},
             },
         )
+        # Another county's school: a request that county accepts (services.registry.transfers).
+        await other.ok("POST", f"/api/v1/transfers/{asked['transfer_request']['id']}/accept")
         moved = await other.ok("GET", f"/api/v1/students/{s['id']}")
         assert moved["enrollment"]["school_code"] == neighbour.schools["primary"]["code"]
         history = await other.ok("GET", f"/api/v1/students/{s['id']}/history")
@@ -408,23 +415,24 @@ class TestAcrossScopesOnPurpose:
         resp = await world.users["county"].post("/api/v1/students", json=again)
         assert resp.status_code == 409
         # Found behind the wall (not merely refused by the unique index), and not pointed to.
-        assert "outside your area" in resp.json()["detail"] and "existing" not in resp.json()
+        assert "registered elsewhere" in resp.json()["detail"] and "existing" not in resp.json()
 
     async def test_household_status_reaches_its_child_in_another_county(self, world: World, neighbour: World):
         county = world.users["county"]
         body = {"head_name": "王建国", "area_code": world.villages[0], "statuses": []}
         hh = await county.ok("POST", "/api/v1/households", 201, json=body)
         s = await world.student("primary", household_id=hh["id"], as_=county)
-        await county.ok(
+        asked = await county.ok(
             "POST",
             f"/api/v1/students/{s['id']}/enrollment-changes",
-            201,
+            202,
             json={
                 "kind": "transfer",
                 "effective_date": date.today().isoformat(),
                 "details": {"school_code": neighbour.schools["primary"]["code"]},
             },
         )
+        await neighbour.users["county"].ok("POST", f"/api/v1/transfers/{asked['transfer_request']['id']}/accept")
         await county.ok(
             "PATCH",
             f"/api/v1/households/{hh['id']}",

@@ -2,6 +2,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from services.contracts.areas import AREA_CODE_PATTERN
 from services.kit.schemas import InputModel, Stored
 
 AreaCode = str
@@ -9,7 +10,7 @@ AreaCode = str
 
 class AreaCreate(InputModel):
     code: str = Field(
-        pattern=r"^([0-9]{2}|[0-9]{4}|[0-9]{6}|[0-9]{9}|[0-9]{12})$",
+        pattern=AREA_CODE_PATTERN,
         examples=["610928"],
         description="2 (province), 4 (city), 6 (county), 9 (township) or 12 (village) digits",
     )

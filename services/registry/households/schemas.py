@@ -4,7 +4,9 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from services.contracts.calendar import EventDate
 from services.kit.schemas import InputModel, OutputModel, Stored
+from services.kit.text import PersonName
 
 StatusKind = Literal["registered_poor", "lifted", "monitored", "dibao", "tekun"]
 MonitorType = Literal["unstable_ex_poor", "borderline", "sudden_hardship"]
@@ -12,11 +14,11 @@ MonitorType = Literal["unstable_ex_poor", "borderline", "sudden_hardship"]
 
 class HouseholdStatus(InputModel):
     kind: StatusKind
-    since: date = Field(description="From this date (for registered_poor/lifted: 1 January of the year)")
-    until: date | None = Field(default=None, description="Up to (excluding) this date; null = still")
+    since: EventDate = Field(description="From this date (for registered_poor/lifted: 1 January of the year)")
+    until: EventDate | None = Field(default=None, description="Up to (excluding) this date; null = still")
     monitor_type: MonitorType | None = Field(default=None, description="For `monitored` only")
-    identified_on: date | None = None
-    risk_cleared_on: date | None = None
+    identified_on: EventDate | None = None
+    risk_cleared_on: EventDate | None = None
 
     @model_validator(mode="after")
     def _dates(self):
@@ -29,7 +31,7 @@ class HouseholdStatus(InputModel):
 
 class HouseholdCreate(InputModel):
     platform_id: str | None = Field(default=None, min_length=1, max_length=40, examples=["6109280012345"])
-    head_name: str = Field(min_length=1, max_length=50, examples=["王建国"])
+    head_name: PersonName = Field(min_length=1, max_length=50, examples=["王建国"])
     area_code: str = Field(
         pattern=r"^[0-9]{12}$", description="The village (12 digits)", examples=["610928100201"]
     )
@@ -37,7 +39,7 @@ class HouseholdCreate(InputModel):
 
 
 class HouseholdUpdate(InputModel):
-    head_name: str | None = Field(default=None, min_length=1, max_length=50)
+    head_name: PersonName | None = Field(default=None, min_length=1, max_length=50)
     area_code: str | None = Field(default=None, pattern=r"^[0-9]{12}$")
     platform_id: str | None = Field(default=None, min_length=1, max_length=40)
     statuses: list[HouseholdStatus] | None = Field(default=None, max_length=50)

@@ -31,7 +31,7 @@ def parse_id_number(raw: str, *, today: date | None = None) -> IdNumber:
         birth = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:
         raise ValueError(f"birth date {value[6:14]} is not a real date") from None
-    if birth > (today or calendar.today()) or birth.year < 1900:
+    if calendar.birth_date_problem(birth, on=today) is not None:
         raise ValueError(f"birth date {birth.isoformat()} is impossible")
     if ric.calc_check_digit(value) != value[17]:
         raise ValueError("check digit is wrong")

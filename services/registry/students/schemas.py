@@ -4,7 +4,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from services.contracts.calendar import BirthDate, EventDate
 from services.kit.schemas import InputModel, OutputModel, Stored
+from services.kit.text import PersonName
 from services.registry.domain import Category, DisabilityCategory, EnrollmentStatus, Group, Stage
 from services.registry.students.idnumber import parse_id_number
 
@@ -26,7 +28,7 @@ class EnrollmentIn(InputModel):
 
 
 class StudentCreate(InputModel):
-    name: str = Name
+    name: PersonName = Name
     id_number: str = Field(min_length=1, max_length=40, examples=["610928201503150012"])
     student_number: str | None = Field(
         default=None, pattern=r"^[GJL][0-9A-Z]{10,30}$", description="学籍号; defaults to G + ID number"
@@ -34,7 +36,7 @@ class StudentCreate(InputModel):
     gender: str | None = Field(
         default=None, pattern="^(male|female)$", description="Optional; must agree with the ID number"
     )
-    birth_date: date | None = Field(default=None, description="Optional; must agree with the ID number")
+    birth_date: BirthDate | None = Field(default=None, description="Optional; must agree with the ID number")
     ethnicity: str | None = Field(default=None, max_length=20, examples=["汉族"])
     groups: list[Group] = Field(default_factory=list)
     disability: Disability | None = None
@@ -94,7 +96,7 @@ class EnrollmentPatch(InputModel):
 
 
 class StudentUpdate(InputModel):
-    name: str | None = Field(default=None, min_length=1, max_length=50)
+    name: PersonName | None = Field(default=None, min_length=1, max_length=50)
     ethnicity: str | None = Field(default=None, max_length=20)
     student_number: str | None = Field(default=None, pattern=r"^[GJL][0-9A-Z]{10,30}$")
     household_id: uuid.UUID | None = None
@@ -135,7 +137,7 @@ class ChangeDetails(InputModel):
 
 class EnrollmentChangeCreate(InputModel):
     kind: ChangeKind
-    effective_date: date
+    effective_date: EventDate
     reason: str | None = Field(default=None, max_length=500)
     details: ChangeDetails = Field(default_factory=ChangeDetails)
 

@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.contracts import calendar
 from services.kit.auth import Principal, Role
-from services.kit.crypto import id_cipher, mask_id_number, mask_student_number
+from services.kit.crypto import id_cipher, id_numbers_in, mask_id_number, mask_student_number
 from services.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from services.kit.rls import as_system, within
 from services.kit.settings import get_settings
@@ -35,6 +35,7 @@ ENTRY_AGE = {
     Stage.higher: 18,
 }
 WRITERS = (Role.admin, Role.county, Role.school)
+STUDENT_NUMBER = b"student_number"  # the encryption context of a 学籍号 holding an ID number
 
 
 def visible_to(principal: Principal):
@@ -60,12 +61,7 @@ def age_warnings(birth_date: date, stage: Stage, grade: int, on: date | None = N
     if stage not in ENTRY_AGE:
         return []
     on = on or calendar.today()
-    school_year_start = date(on.year if on.month >= 9 else on.year - 1, 9, 1)
-    age = (
-        school_year_start.year
-        - birth_date.year
-        - ((school_year_start.month, school_year_start.day) < (birth_date.month, birth_date.day))
-    )
+    age = calendar.age_on(birth_date, calendar.school_year_start(on))
     usual = ENTRY_AGE[stage] + (grade - 1)
     if abs(age - usual) > 2:
         return [f"age {age} is unusual for {stage.value} grade {grade} (usually about {usual})"]
@@ -134,7 +130,7 @@ def own_fields(data: StudentCreate) -> dict[str, Any]:
         "id_number_masked": mask_id_number(data.id_number),
         "gender": "male" if int(data.id_number[16]) % 2 else "female",
         "birth_date": parsed_birth,
-        "student_number": data.student_number or f"G{data.id_number}",
+        **student_number_fields(data.student_number or f"G{data.id_number}"),
         "ethnicity": data.ethnicity,
         "groups": [g.value for g in data.groups],
         "disability": data.disability.model_dump(mode="json") if data.disability else None,
@@ -145,6 +141,23 @@ def own_fields(data: StudentCreate) -> dict[str, Any]:
         "status": data.enrollment.status.value,
         "warnings": age_warnings(parsed_birth, data.enrollment.stage, data.enrollment.grade),
     }
+
+
+def student_number_fields(number: str) -> dict[str, Any]:
+    """Return the stored 学籍号 columns: one holding an ID number is kept encrypted and shown masked."""
+    if not id_numbers_in(number):
+        return {"student_number": number, "student_number_enc": None}
+    return {
+        "student_number": mask_student_number(number),
+        "student_number_enc": id_cipher(get_settings()).encrypt(number, STUDENT_NUMBER),
+    }
+
+
+def revealed_student_number(student: Student) -> str:
+    """Return a student's whole 学籍号 (for the audited reveal only)."""
+    if student.student_number_enc is None:
+        return student.student_number
+    return id_cipher(get_settings()).decrypt(student.student_number_enc, STUDENT_NUMBER)
 
 
 def placed_fields(groups: list[str], *, school: School, household: Household | None) -> dict[str, Any]:
@@ -193,9 +206,13 @@ async def update_student(
     check_version(student.version, data.version, if_match)
     changes = data.model_dump(exclude_unset=True, exclude={"version", "enrollment", "household_id"})
     for key, value in changes.items():
-        if value is None and key in ("name", "groups"):
+        if value is None and key in ("name", "groups", "student_number"):
             raise Invalid([key], f"{key} cannot be null")
-        setattr(student, key, value)
+        if key == "student_number":
+            for column, stored in student_number_fields(value).items():
+                setattr(student, column, stored)
+        else:
+            setattr(student, key, value)
     if data.groups is not None:
         student.groups = sorted({g.value for g in data.groups} | ({"disabled"} if data.disability else set()))
     if "household_id" in data.model_fields_set:
@@ -234,6 +251,10 @@ async def _patch_enrollment(session: AsyncSession, student: Student, patch) -> N
             setattr(student, key, value.value if hasattr(value, "value") else value)
 
 
+class RegisteredElsewhere(Conflict):
+    code = "registered_elsewhere"
+
+
 async def _refuse_duplicate(session: AsyncSession, principal: Principal, id_hash: str) -> None:
     # One ID number is one student deployment-wide: this lookup crosses scopes on purpose (kit.rls);
     # where the student is goes back only to a caller who sees it.
@@ -253,9 +274,13 @@ async def _refuse_duplicate(session: AsyncSession, principal: Principal, id_hash
             "A student with this ID number is already registered",
             extra={"existing": {"id": str(existing.id), "school_code": existing.school_code}},
         )
-    raise Conflict(
-        "A student with this ID number is already registered at a school outside your "
-        "area; ask the county bureau to transfer the student"
+    # The same answer wherever the student is (another school of the county, another county): it
+    # names no place, only the way to bring the child here. The gateway audits the refused write.
+    raise RegisteredElsewhere(
+        "A student with this ID number is already registered elsewhere in this deployment. To enroll "
+        "the child here, ask the school or county bureau where the child is registered to request a "
+        "transfer to your school; you accept it under GET /api/v1/transfers?direction=incoming "
+        "(POST /api/v1/transfers/{id}/accept)"
     )
 
 
@@ -330,6 +355,7 @@ def to_public(student: Student, *, reveal: bool = False) -> StudentPublic:
     )
     if reveal:
         out.id_number = id_cipher(get_settings()).decrypt(student.id_number_enc)
+        out.student_number = revealed_student_number(student)
     else:  # 学籍号 is usually G + the ID number: shown masked unless the ID number is revealed
         out.student_number = mask_student_number(student.student_number)
     return out

@@ -4,6 +4,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from services.contracts.areas import AREA_CODE_PATTERN
 from services.kit.schemas import InputModel, OutputModel
 
 SEMESTER = r"^20[0-9]{2}-(spring|autumn)$"
@@ -34,7 +35,7 @@ class RosterRowIn(InputModel):
 class RosterIn(InputModel):
     semester: str = Field(pattern=SEMESTER, examples=["2026-autumn"])
     area_code: str | None = Field(
-        default=None, pattern=r"^[0-9]{2,12}$", description="The roster's area; default the caller's"
+        default=None, pattern=AREA_CODE_PATTERN, description="The roster's area; default the caller's"
     )
     rows: list[RosterRowIn] = Field(min_length=1, max_length=MAX_JSON_ROWS)
 
