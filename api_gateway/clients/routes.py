@@ -26,7 +26,8 @@ async def create_client(data: ClientCreate, session: SessionDep, principal: Admi
     A retry with the same `Idempotency-Key` gets 409 `idempotent_secret_not_kept`: the secret is
     not kept anywhere, not even for replays."""
     client, secret = await service.create_client(session, principal, data=data)
-    response.headers["Cache-Control"] = "no-store"  # a secret: no cache, no idempotent replay
+    response.headers["Cache-Control"] = "no-store"  # a secret: no cache
+    response.headers["X-Secret-Shown-Once"] = "true"  # ...and no idempotent replay (api_gateway.idempotency)
     return ClientCreated(**ClientPublic.model_validate(client).model_dump(), client_secret=secret)
 
 

@@ -26,7 +26,9 @@ KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
 # Tokens are secrets and logins are not resources: no replays there.
 EXEMPT = ("/api/v1/auth/",)
 KEY_LOC = ["header", "Idempotency-Key"]
-# A response marked `Cache-Control: no-store` carries a secret shown once (a new client's secret):
+# Set by a route whose answer holds a secret (not `Cache-Control: no-store`: every API answer has it).
+SECRET_HEADER = b"x-secret-shown-once"
+# A response marked with SECRET_HEADER carries a secret shown once (a new client's secret):
 # it is never kept. Its key is settled with this refusal instead, so a retry neither repeats the
 # creation nor sees the secret again.
 SECRET_NOT_KEPT = (
@@ -99,7 +101,7 @@ class IdempotencyMiddleware:
             raise
         if response.status >= 500:
             await self._settle(lambda: store.release(**ids))
-        elif "no-store" in (response.header(b"cache-control") or "").lower():
+        elif response.header(SECRET_HEADER):
             await self._settle(lambda: store.complete(
                 **ids, status=409, body=SECRET_NOT_KEPT, content_type="application/problem+json"))
         else:

@@ -5,6 +5,7 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any
+from urllib.parse import unquote_plus
 
 import httpx
 import jwt
@@ -179,6 +180,13 @@ async def current_principal(request: Request) -> Principal:
     return principal
 
 
+def _asks_reveal(scope: dict) -> bool:
+    """Whether the query names `reveal` in any spelling the app would read (%72eveal, REVEAL, +)."""
+    raw = scope.get("query_string", b"").decode("latin-1")
+    names = (unquote_plus(part.partition("=")[0]).strip().lower() for part in raw.split("&"))
+    return any("reveal" in name for name in names) or "reveal" in unquote_plus(raw).lower()
+
+
 class DirectReads:
     """What a service port serves without the gateway: plain reads, under the same per-user limit.
 
@@ -196,8 +204,7 @@ class DirectReads:
 
     def admit(self, scope: dict, principal: "Principal", settings: Settings) -> None:
         """Let a direct request through, or raise NotViaGateway / RateLimited."""
-        query = scope.get("query_string", b"").lower()
-        if scope["method"] not in self.SAFE or principal.role is Role.platform or b"reveal" in query:
+        if scope["method"] not in self.SAFE or principal.role is Role.platform or _asks_reveal(scope):
             raise NotViaGateway(
                 "Plain reads only on this port: writes, reveals and platform clients go through the gateway"
             )

@@ -96,6 +96,8 @@ class Barrier:
                 left = max(deadline - time.monotonic(), 0.05)
                 msg = await self.nc.request(flush_subject(self.settings, producer), b"", timeout=left)
                 reply = json.loads(msg.data)
+                if "error" in reply:
+                    raise RuntimeError(f"flush failed: {reply['error']}")
                 return {"position": int(reply["position"]), "seq": int(reply["seq"])}
             except asyncio.CancelledError:
                 raise
@@ -134,9 +136,15 @@ class Barrier:
 
 
 def caught_up(info: Any, seq: int) -> bool:
-    """Whether a durable consumer has acknowledged every message of its filter up to stream `seq`."""
+    """Whether a durable consumer has acknowledged every message of its filter up to stream `seq`.
+
+    Either its ack floor reached `seq`, or it has scanned the stream past `seq` (delivered counts
+    the messages its filter skips too) with nothing left unacknowledged. Not `num_pending == 0`:
+    the server raises a consumer's pending count only after it acknowledged the publish.
+    """
     floor = info.ack_floor.stream_seq if info.ack_floor else 0
-    return floor >= seq or (not info.num_pending and not info.num_ack_pending)
+    delivered = info.delivered.stream_seq if info.delivered else 0
+    return floor >= seq or (delivered >= seq and not info.num_ack_pending)
 
 
 def barrier_of(request: Request) -> Barrier:

@@ -1,7 +1,6 @@
 """Durable JetStream consumers with an inbox: at-least-once delivery, exactly-once effect."""
 
 import asyncio
-import contextlib
 import json
 import uuid
 from collections.abc import Awaitable, Callable
@@ -137,13 +136,32 @@ class Consumer:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                # E.g. the durable was deleted for a replay by another replica: subscribe again.
+                # E.g. the durable was deleted for a replay by another replica: bind to it again once
+                # that replica has recreated it (creating it here could race its clear of the
+                # projection); create it ourselves only if nobody does within a while.
                 log.warning("consumer fetch failed; resubscribing", consumer=self.name, error=repr(exc))
-                await asyncio.sleep(1)
-                with contextlib.suppress(Exception):
-                    sub = await self._subscribe()
+                sub = await self._rebind(sub)
                 continue
-            await self._handle_batch(msgs)
+            try:
+                await self._handle_batch(msgs)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # never let one odd batch end the consumer: its messages come back
+                log.error("consumer batch failed", consumer=self.name, error=repr(exc))
+                await asyncio.sleep(1)
+
+    async def _rebind(self, sub: Any, *, patience: int = 30) -> Any:
+        for attempt in range(patience + 1):
+            await asyncio.sleep(1)
+            try:
+                if attempt < patience:
+                    return await self.js.pull_subscribe_bind(durable=self.name, stream=self.settings.stream)
+                return await self._subscribe()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.info("consumer not bound yet", consumer=self.name, error=repr(exc))
+        return sub
 
     async def _handle_batch(self, msgs: list[Any]) -> None:
         """Apply a fetched batch in one transaction, then ack; on any failure, one message at a time."""
@@ -282,6 +300,11 @@ OUTAGE_NAMES = frozenset(
         "CrashShutdownError",
         "TooManyConnectionsError",
         "InterfaceError",
+        # Contention, not a poison event: another transaction got there first; trying again succeeds.
+        "DeadlockDetectedError",
+        "SerializationError",
+        "LockNotAvailableError",
+        "QueryCanceledError",
     }
 )
 

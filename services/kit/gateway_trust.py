@@ -24,6 +24,7 @@ length, and the same nonce, which the service has already seen.
 import base64
 import binascii
 import hashlib
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Generator
@@ -97,6 +98,9 @@ class GatewaySigner(httpx.Auth):
         yield sign_httpx(request, self.private_key, self.kid)
 
 
+_TIME = re.compile(r"[0-9]{1,12}")  # ASCII digits only ("²".isdigit() is true), a sane length
+
+
 def parse(value: str) -> dict[str, str]:
     """Return the fields of a signature header, or raise BadSignature."""
     fields = {}
@@ -105,7 +109,7 @@ def parse(value: str) -> dict[str, str]:
         if not eq or key in fields:
             raise BadSignature("Malformed gateway signature")
         fields[key] = val
-    if set(fields) != {"kid", "t", "n", "sig"} or not fields["t"].isdigit() or not fields["n"]:
+    if set(fields) != {"kid", "t", "n", "sig"} or not _TIME.fullmatch(fields["t"]) or not fields["n"]:
         raise BadSignature("Malformed gateway signature")
     return fields
 
@@ -121,9 +125,13 @@ class SignatureVerifier:
         self._seen: dict[str, float] = {}
 
     def _remember(self, nonce: str, now: float) -> None:
-        if len(self._seen) > 10_000:
-            self._seen = {n: until for n, until in self._seen.items() if until > now}
-        if self._seen.get(nonce, 0) > now:
+        # Insertion order is expiry order: drop the expired from the front (amortised O(1)).
+        while self._seen:
+            oldest = next(iter(self._seen))
+            if self._seen[oldest] > now:
+                break
+            del self._seen[oldest]
+        if nonce in self._seen:
             raise BadSignature("Gateway signature already used (a replay)")
         self._seen[nonce] = now + 2 * self.window
 

@@ -8,7 +8,9 @@ drop a re-publish after a crash between publish and mark.
 """
 
 import asyncio
+import contextlib
 import json
+import time
 from typing import Any
 
 import asyncpg
@@ -41,6 +43,9 @@ class Relay:
         self.engine, self.outbox, self.js, self.settings = engine, outbox, js, settings
         self.service = service
         self._flushes: set[asyncio.Task] = set()
+        self._flush_lock = asyncio.Lock()
+        self._asked = self._served = 0
+        self._last_flush: dict[str, int] = {}
         self.schema = outbox.schema or "public"
         self.batch_size = batch_size or settings.relay_batch_size
         self._wake = asyncio.Event()
@@ -55,7 +60,7 @@ class Relay:
                     # The payload as text: published as stored, no JSON decode and re-encode.
                     select(t.c.id, t.c.type, t.c.payload.cast(Text).label("payload"))
                     .where(t.c.published_at.is_(None))
-                    .order_by(t.c.created_at, t.c.id)
+                    .order_by(t.c.position)  # insert order: a transaction's events in the order it wrote them
                     .limit(self.batch_size)
                     .with_for_update(skip_locked=True)
                 )
@@ -95,6 +100,7 @@ class Relay:
             pending = (
                 await conn.execute(select(func.max(t.c.position)).where(t.c.published_at.is_(None)))
             ).scalar()
+        deadline = time.monotonic() + self.settings.barrier_timeout_seconds
         while pending is not None:
             await self.drain()
             async with self.engine.connect() as conn:
@@ -105,22 +111,41 @@ class Relay:
                 ).first()
             if left is None:
                 break
+            if time.monotonic() > deadline:  # the asker has given up by now
+                raise TimeoutError("outbox rows still unpublished")
             await asyncio.sleep(0.01)
         info = await self.js.stream_info(self.settings.stream)
         return {"position": int(position), "seq": int(info.state.last_seq)}
+
+    async def flush_shared(self) -> dict[str, int]:
+        """Flush once for every request that arrived before the flush began (at most one runs at a time).
+
+        A request waiting while a flush runs is served by the next one, which starts after it
+        arrived; requests that came in together share that next flush.
+        """
+        self._asked += 1
+        ticket = self._asked
+        async with self._flush_lock:
+            if self._served >= ticket:
+                return self._last_flush
+            covers = self._asked
+            self._last_flush = await self.flush()
+            self._served = covers
+            return self._last_flush
 
     async def serve_flush(self, nc: Any) -> Any:
         """Answer flush requests for this service (one relay of a queue group answers each)."""
 
         async def _answer(msg: Any) -> None:
             try:
-                reply = await self.flush()
-                await msg.respond(json.dumps(reply).encode())
-            except Exception as exc:  # the asker times out and answers 503; say why here
+                reply = await self.flush_shared()
+            except Exception as exc:  # say so at once: the asker answers 503 instead of waiting
                 log.warning("flush failed", service=self.service, error=repr(exc))
+                reply = {"error": type(exc).__name__}
+            with contextlib.suppress(Exception):
+                await msg.respond(json.dumps(reply).encode())
 
         async def _on_request(msg: Any) -> None:
-            # Flushes run side by side: one slow database round trip must not queue the others.
             task = asyncio.create_task(_answer(msg))
             self._flushes.add(task)
             task.add_done_callback(self._flushes.discard)
@@ -160,6 +185,7 @@ class Relay:
         backoff = 0.2
         try:
             while True:
+                self._wake.clear()  # before draining: a notification during the drain wakes the next round
                 try:
                     await self.drain()
                     backoff = 0.2
@@ -177,7 +203,6 @@ class Relay:
                     # should start draining as soon as the broker is back.
                     backoff = min(backoff * 2, 1.0)
                     continue
-                self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), self.settings.relay_poll_seconds)
                 except TimeoutError:

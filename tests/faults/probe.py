@@ -14,22 +14,24 @@ and a second row. Applied twice = rows - distinct event ids.
 import asyncio
 import signal
 import uuid
-from typing import Any
 
 from sqlalchemy import BigInteger, Column, Integer, MetaData, Table, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from services.contracts import events
+from services.contracts.events import Event
 from services.kit import nats as kit_nats
 from services.kit.consumer import Consumer
 from services.kit.db import async_url, make_engine, sessionmaker_for
-from services.kit.events import inbox_table
+from services.kit.events import dead_letter_table, inbox_table
 from services.kit.settings import get_settings
 
 SCHEMA = "faultprobe"
 NAME = "fault-probe"
 metadata = MetaData(schema=SCHEMA)
 inbox = inbox_table(metadata)
+dead_letter = dead_letter_table(metadata)
 applied = Table(
     "applied",
     metadata,
@@ -40,11 +42,11 @@ applied = Table(
 )
 
 
-async def append(session: AsyncSession, event: dict[str, Any]) -> None:
+async def append(session: AsyncSession, event: Event) -> None:
     """Append one row per application (deliberately not an upsert)."""
     await session.execute(
         applied.insert().values(
-            event_id=uuid.UUID(event["id"]), student_id=uuid.UUID(event["subject"]), version=event["version"]
+            event_id=uuid.UUID(event.id), student_id=uuid.UUID(event.subject), version=event.version or 0
         )
     )
 
@@ -71,7 +73,9 @@ async def main() -> None:
         name=NAME,
         subjects=["edu.registry.student.>"],
         handler=append,
+        parse=events.parse,
         inbox=inbox,
+        dead_letter=dead_letter,
         sessionmaker=sessionmaker_for(engine),
         js=js,
         settings=settings,

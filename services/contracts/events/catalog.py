@@ -66,8 +66,10 @@ def parse(raw: bytes | str | dict[str, Any]) -> Event:
         if not isinstance(raw, dict):
             raise EventError("an event is a JSON object")
     spec = spec_of(str(raw.get("type")))
-    version = raw.get("schema_version") or 1
-    if isinstance(version, int) and version > spec.schema_version:
+    version = raw.get("schema_version", 1)
+    if type(version) is not int or version < 1:  # "2" or 2.0 must not slip past the check below
+        raise EventError(f"schema_version must be a positive integer, not {version!r}")
+    if version > spec.schema_version:
         raise NewerVersion(f"{spec.type} schema_version {version} > {spec.schema_version} known here")
     try:
         return spec.envelope.model_validate(raw)
