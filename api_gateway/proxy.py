@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from api_gateway.routing import API, ROUTES, check_route_access, service_for
+from api_gateway.routing import API, LINKS, ROUTES, check_route_access, link_service_for, service_for
 from services.kit.errors import AppError, NotFound, Unauthorized, Unavailable
 from services.kit.gateway_trust import HEADER
 from services.kit.settings import Settings
@@ -99,6 +99,18 @@ async def forward(request: Request) -> Response:
     if service is None:  # only routed prefixes reach here; kept as a guard
         raise NotFound()
     check_route_access(principal, request.method, request.url.path)
+    return await _proxy(request, service)
+
+
+async def forward_link(request: Request) -> Response:
+    """Forward a signed link (no token needed: the service checks the link's signature)."""
+    service = link_service_for(request.url.path)
+    if service is None:
+        raise NotFound()
+    return await _proxy(request, service)
+
+
+async def _proxy(request: Request, service: str) -> Response:
     client: httpx.AsyncClient = request.app.state.http
     settings: Settings = request.app.state.settings
     raw_path = request.scope.get("raw_path") or request.url.path.encode()
@@ -161,5 +173,8 @@ def proxy_routes() -> list[Route]:
     for prefix in ROUTES:
         routes.append(Route(API + prefix, forward, methods=METHODS, include_in_schema=False))
         routes.append(Route(API + prefix + "/{rest:anypath}", forward, methods=METHODS,
+                            include_in_schema=False))
+    for prefix in LINKS:
+        routes.append(Route(prefix + "/{rest:anypath}", forward_link, methods=["GET", "HEAD"],
                             include_in_schema=False))
     return routes

@@ -9,8 +9,14 @@ from services.dropout.cases.roster import on_child_not_in_school
 from services.dropout.cases.routes import router as cases_router
 from services.dropout.db import dead_letter, inbox, outbox
 from services.dropout.disability.routes import router as disability_router
+from services.dropout.evidence.routes import links as evidence_links
+from services.dropout.evidence.routes import router as evidence_router
+from services.dropout.legal.routes import router as legal_router
+from services.dropout.outside_rosters.routes import router as outside_rosters_router
+from services.dropout.responsible.routes import router as responsible_router
 from services.dropout.risk.routes import router as risk_router
 from services.dropout.students.consumer import on_student_event
+from services.dropout.support.routes import router as support_router
 from services.dropout.tasks.routes import router as tasks_router
 from services.dropout.verifications.routes import router as verifications_router
 from services.kit.service import ServiceSpec, Subscription, create_service_app
@@ -32,6 +38,12 @@ SPEC = ServiceSpec(
         calendar_router,
         disability_router,
         tasks_router,
+        support_router,
+        responsible_router,
+        legal_router,
+        outside_rosters_router,
+        evidence_router,
+        evidence_links,
     ],
     outbox=outbox,
     inbox=inbox,

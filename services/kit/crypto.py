@@ -216,3 +216,8 @@ def sweep_uploads(folder: Path, *, keep: Collection[uuid.UUID], grace_seconds: f
         except FileNotFoundError:
             continue
     return removed
+
+
+def derived_key(settings: Settings, purpose: str) -> bytes:
+    """Return a 32-byte key for one purpose, derived from the data key (never the data key itself)."""
+    return _derive(_master_key(settings), f"notoneless/{purpose}/v1".encode())

@@ -1,9 +1,9 @@
-"""The date rules on their own (no stack): school days, consecutive runs, the verdict on a return."""
+"""The date rules on their own (no stack): school days, absence windows, the verdict on a return."""
 
 from datetime import date, timedelta
 
 from services.contracts.calendar import zone
-from services.dropout.absences.rules import run_reaching
+from services.dropout.absences.rules import window_reaching
 from services.dropout.calendar.service import Calendar
 from services.dropout.cases.checks import return_verdict, seconds_until_next_run
 from services.dropout.domain import is_compulsory, semester_start
@@ -30,31 +30,44 @@ class TestCalendar:
         assert HOLIDAY.back(D("2026-10-25"), 3) == D("2026-10-20")  # 23, 22, (21 off), 20
 
 
-class TestRuns:
+class TestWindows:
+    """N unexplained days within W school days (3 within 10 by default): consecutive or scattered."""
+
     def test_weekend_and_holiday_do_not_break(self):
-        assert run_reaching(
-            days("2026-10-16", "2026-10-19", "2026-10-20"), [D("2026-10-19")], HOLIDAY, 3, None
+        assert window_reaching(
+            days("2026-10-16", "2026-10-19", "2026-10-20"), [D("2026-10-19")], HOLIDAY, 3, 3, None
         ) == (D("2026-10-16"), D("2026-10-20"))
-        assert run_reaching(
-            days("2026-10-20", "2026-10-22", "2026-10-23"), [D("2026-10-23")], HOLIDAY, 3, None
+        assert window_reaching(
+            days("2026-10-20", "2026-10-22", "2026-10-23"), [D("2026-10-23")], HOLIDAY, 3, 3, None
         )
 
-    def test_an_attended_day_breaks(self):
-        assert (
-            run_reaching(days("2026-10-09", "2026-10-12", "2026-10-13"), [D("2026-10-13")], HOLIDAY, 3, None)
-            is None
+    def test_scattered_days_within_the_window_count(self):
+        scattered = days("2026-10-12", "2026-10-15", "2026-10-20")  # Mon, Thu, next Tue: 7 school days
+        assert window_reaching(scattered, [D("2026-10-20")], HOLIDAY, 3, 10, None) == (
+            D("2026-10-12"),
+            D("2026-10-20"),
+        )
+        # With a window of three school days (consecutive only), the attended days between break it.
+        assert window_reaching(scattered, [D("2026-10-20")], HOLIDAY, 3, 3, None) is None
+
+    def test_days_further_apart_than_the_window_do_not(self):
+        far = days("2026-10-12", "2026-10-19", "2026-10-27")  # 11 school days from first to last
+        assert window_reaching(far, [D("2026-10-27")], HOLIDAY, 3, 10, None) is None
+        assert window_reaching(far, [D("2026-10-27")], HOLIDAY, 3, 12, None) == (
+            D("2026-10-12"),
+            D("2026-10-27"),
         )
 
     def test_days_up_to_a_return_do_not_count(self):
         absent = days("2026-10-13", "2026-10-14", "2026-10-15", "2026-10-16")
-        assert run_reaching(absent, [D("2026-10-16")], HOLIDAY, 3, D("2026-10-14")) is None
-        assert run_reaching(absent, [D("2026-10-16")], HOLIDAY, 3, D("2026-10-13")) == (
+        assert window_reaching(absent, [D("2026-10-16")], HOLIDAY, 3, 10, D("2026-10-14")) is None
+        assert window_reaching(absent, [D("2026-10-16")], HOLIDAY, 3, 10, D("2026-10-13")) == (
             D("2026-10-14"),
             D("2026-10-16"),
         )
 
     def test_threshold_is_a_setting(self):
-        assert run_reaching(days("2026-10-13", "2026-10-14"), [D("2026-10-14")], HOLIDAY, 2, None)
+        assert window_reaching(days("2026-10-13", "2026-10-14"), [D("2026-10-14")], HOLIDAY, 2, 10, None)
 
 
 class TestReturnVerdict:

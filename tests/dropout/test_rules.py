@@ -1,17 +1,17 @@
-"""The rules: one unexplained day → reach the family; three consecutive school days → a case."""
+"""The rules: one unexplained day → a home visit; three unexplained days within ten school days → a case."""
 
 from tests.dropout.helpers import CASES, absence, cases_of, events, post, projected, student, tasks
 from tests.helpers import World, eventually
 
 
 class TestOneUnexplainedDay:
-    async def test_tasks_the_school_to_reach_the_family(self, world: World, db):
+    async def test_sends_the_head_teacher_on_a_home_visit(self, world: World, db):
         s = await student(world, db)
         got = await post(world.users["school"], absence(s, "2026-10-16"))  # a Friday
         assert got["cases_opened"] == 0
         todo = await tasks(world.users["school"], student_id=s["id"])
         assert [(t["kind"], t["due_on"], t["student_name"]) for t in todo] == [
-            ("reach_family", "2026-10-19", s["name"])  # the next school day, after the weekend
+            ("home_visit", "2026-10-19", s["name"])  # the next school day, after the weekend
         ]
         assert await cases_of(world.users["county"], s) == []
 
@@ -56,15 +56,16 @@ class TestThreeConsecutiveDays:
             "/api/v1/dropout/calendar/2026",
             json={"days": [{"date": "2026-10-21", "kind": "holiday", "name": "县运动会"}]},
         )
-        s, gap = await student(world, db), await student(world, db)
+        s, far = await student(world, db), await student(world, db)
         body = [absence(s, d) for d in ("2026-10-20", "2026-10-22", "2026-10-23")]
-        body += [absence(gap, d) for d in ("2026-10-26", "2026-10-28", "2026-10-29")]  # Tue 27 attended
+        # 10 school days from Mon 2 Nov to Fri 13 Nov, the holiday on 21 Oct not among them: 11 with 16 Nov.
+        body += [absence(far, d) for d in ("2026-11-02", "2026-11-09", "2026-11-16")]
         got = await post(world.users["school"], body)
         assert got["cases_opened"] == 1
         assert [c["absent_since"] for c in await cases_of(world.users["county"], s)] == ["2026-10-20"]
-        assert await cases_of(world.users["county"], gap) == []
+        assert await cases_of(world.users["county"], far) == []
 
-    async def test_make_up_day_on_a_weekend_breaks_the_run(self, world: World, db):
+    async def test_make_up_day_on_a_weekend_counts(self, world: World, db):
         await world.users["county"].ok(
             "PUT",
             "/api/v1/dropout/calendar/2026",
@@ -72,16 +73,16 @@ class TestThreeConsecutiveDays:
         )
         s = await student(world, db)
         got = await post(
-            world.users["school"], [absence(s, d) for d in ("2026-10-08", "2026-10-09", "2026-10-12")]
+            world.users["school"], [absence(s, d) for d in ("2026-10-09", "2026-10-10", "2026-10-12")]
         )
-        assert got["cases_opened"] == 0  # Saturday 10 was a school day and the student came
+        assert got["cases_opened"] == 1  # Saturday 10 was a school day: an absence on it counts
 
-    async def test_sick_day_breaks_the_run(self, world: World, db):
+    async def test_a_sick_day_does_not_count(self, world: World, db):
         s = await student(world, db)
         body = [
             absence(s, "2026-10-12"),
             absence(s, "2026-10-13", "sick"),
-            absence(s, "2026-10-14"),
+            absence(s, "2026-10-14", "leave"),
             absence(s, "2026-10-15"),
         ]
         assert (await post(world.users["school"], body))["cases_opened"] == 0

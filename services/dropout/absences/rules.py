@@ -1,4 +1,5 @@
-"""The absence rules: one unexplained day → reach the family; N consecutive school days → a case."""
+"""The absence rules: one unexplained day → a home visit by the school; N such days within W school days
+→ a case (NOL_DROPOUT_CASE_AFTER_DAYS, NOL_DROPOUT_CASE_WINDOW_DAYS: 3 within 10 by default)."""
 
 import uuid
 from collections.abc import Iterable
@@ -18,22 +19,25 @@ from services.dropout.tasks.service import add_tasks, task_row
 LOOK_AROUND = timedelta(days=60)
 
 
-def run_reaching(
-    unexplained: set[date], posted: Iterable[date], calendar: Calendar, threshold: int, after: date | None
+def window_reaching(
+    unexplained: set[date],
+    posted: Iterable[date],
+    calendar: Calendar,
+    threshold: int,
+    window: int,
+    after: date | None,
 ) -> tuple[date, date] | None:
-    """Return (first day, threshold day) of a run of `threshold` consecutive unexplained school days
-    that contains a posted day, counting only days after `after` (a return starts a fresh count)."""
-    days = {d for d in unexplained if after is None or d > after}
-    for d in sorted(set(posted) & days):
-        start = d
-        while (p := calendar.previous(start)) in days:
-            start = p
-        run, cur = [start], start
-        while len(run) < threshold and (nxt := calendar.following(cur)) in days:
-            run.append(nxt)
-            cur = nxt
-        if len(run) >= threshold:
-            return start, run[threshold - 1]
+    """Return (first day, threshold day) of `threshold` unexplained days lying within `window` school
+    days of each other, among which a posted day, counting only days after `after` (a return starts a
+    fresh count). Consecutive days are the tightest case; sick and leave days simply do not count."""
+    days = sorted(d for d in unexplained if after is None or d > after)
+    posted = set(posted)
+    for i in range(len(days) - threshold + 1):
+        first, nth = days[i], days[i + threshold - 1]
+        if not posted & set(days[i : i + threshold]):
+            continue
+        if 1 + len(calendar.school_days(first, nth)) <= window:
+            return first, nth
     return None
 
 
@@ -54,9 +58,11 @@ async def apply_rules(
     posted: dict[uuid.UUID, list[date]],
     calendars: dict[str | None, Calendar],
     threshold: int,
+    window: int,
     actor: str,
 ) -> dict[uuid.UUID, uuid.UUID]:
-    """Open a case where a run reaches the threshold, else remind the school; return student → case."""
+    """Open a case where the days reach the threshold within the window, else send the school's head
+    teacher on a home visit (家访); return student → case."""
     ids = list(posted)
     if not ids:
         return {}
@@ -75,7 +81,9 @@ async def apply_rules(
     for sid in ids:
         student = students[sid]
         calendar = calendars.get(student.area_code) or calendars[None]
-        run = run_reaching(unexplained.get(sid, set()), posted[sid], calendar, threshold, after.get(sid))
+        run = window_reaching(
+            unexplained.get(sid, set()), posted[sid], calendar, threshold, window, after.get(sid)
+        )
         if run:
             openings.append(
                 Opening(student=student, source=CaseSource.absences, opened_on=run[1], absent_since=run[0],
@@ -84,9 +92,9 @@ async def apply_rules(
             continue
         last = max(posted[sid])
         reminders.append(
-            task_row(key=f"reach_family:{sid}", kind="reach_family", role="school",
+            task_row(key=f"reach_family:{sid}", kind="home_visit", role="school",
                      due_on=calendar.following(last) or last + timedelta(days=1), student=student,
-                     title=f"联系家长：{student.name}，{last:%m-%d}无故缺勤")
+                     title=f"家访（班主任）：{student.name}，{last:%m-%d}无故缺勤")
         )  # fmt: skip
     await add_tasks(session, reminders)
     return {sid: case.id for sid, case in (await open_cases(session, openings)).items()}

@@ -227,5 +227,6 @@ async def _follow_rules(session, principal, students, calendars, saved, items, a
         posted=posted,
         calendars=calendars,
         threshold=get_settings().dropout_case_after_days,
+        window=get_settings().dropout_case_window_days,
         actor=principal.username,
     )

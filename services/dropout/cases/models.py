@@ -2,7 +2,7 @@ import uuid
 from datetime import date, datetime
 
 from sqlalchemy import Column, DateTime, ForeignKey, Index, text
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlmodel import Field
 
 from services.dropout.db import DropoutModel, created_at_field, updated_at_field
@@ -60,4 +60,9 @@ class CaseAction(DropoutModel, table=True):
     note: str | None = Field(default=None, max_length=2000)
     outcome: str | None = Field(default=None, max_length=20)
     level_after: str = Field(max_length=10)
+    # Evidence files (佐证材料) of the step: photos of a home visit, a scanned notice (evidence/).
+    evidence: list[uuid.UUID] = Field(
+        default_factory=list,
+        sa_column=Column(ARRAY(UUID(as_uuid=True)), nullable=False, server_default="{}"),
+    )
     created_at: datetime = created_at_field()

@@ -5,6 +5,7 @@ from pydantic import BaseModel, Field
 
 from services.contracts.calendar import EventDate, EventTime
 from services.dropout.domain import ActionKind, ReasonGroup
+from services.dropout.responsible.schemas import ResponsiblePublic
 from services.kit.schemas import InputModel, Stored
 
 
@@ -33,6 +34,12 @@ class ActionCreate(InputModel):
         "contact, home_visit, persuasion: reached, not_reached, promised_return or failed (a failed "
         "persuasion escalates the case); escalate: none",
     )
+    evidence: list[uuid.UUID] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Ids of evidence files (POST /api/v1/evidence) of this step, e.g. the photos of a home "
+        "visit: files the caller may see, of no other child; they then belong to the case",
+    )
 
 
 class ActionPublic(BaseModel):
@@ -44,6 +51,7 @@ class ActionPublic(BaseModel):
     note: str | None
     outcome: str | None
     level_after: str
+    evidence: list[uuid.UUID] = Field(default_factory=list, description="Evidence file ids (佐证材料)")
     created_at: datetime
 
 
@@ -66,7 +74,7 @@ class CasePublic(Stored):
     level: str = Field(description="Who leads: school, township or county")
     reason_group: str | None
     outcome: str | None
-    source: str = Field(description="absences, enrollment, verification or manual")
+    source: str = Field(description="absences, enrollment, verification, manual or outside_roster")
     opened_on: date
     absent_since: date | None
     level_since: date = Field(description="Since when at this level (the escalation timer runs from it)")
@@ -76,6 +84,10 @@ class CasePublic(Stored):
     note: str | None
     opened_by: str
     actions: list[ActionPublic]
+    responsible: list[ResponsiblePublic] = Field(
+        default_factory=list,
+        description="The child's responsible persons on both lines (双线控辍), its own or its units'",
+    )
 
 
 class CheckRun(InputModel):

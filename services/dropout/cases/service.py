@@ -24,6 +24,8 @@ from services.dropout.domain import (
     today_local,
 )
 from services.dropout.events import emit_all
+from services.dropout.evidence import service as evidence
+from services.dropout.responsible.service import resolve as resolve_responsible
 from services.dropout.students.models import Student
 from services.dropout.students.scope import student_for_write, visible_to
 from services.dropout.students.unregistered import NOT_REGISTERED
@@ -65,6 +67,7 @@ async def to_public(session: AsyncSession, pairs: list[tuple[Case, Student]]) ->
         )
         for a in rows.scalars():
             actions[a.case_id].append(a)
+    responsible = await resolve_responsible(session, list({s.id: s for _, s in pairs}.values()))
     return [
         CasePublic.model_validate(
             c.model_dump()
@@ -76,6 +79,7 @@ async def to_public(session: AsyncSession, pairs: list[tuple[Case, Student]]) ->
                 "school_code": s.school_code,
                 "village_code": s.village_code,
                 "actions": [a.model_dump() for a in actions[c.id]],
+                "responsible": responsible.get(s.id, []),
             }
         )
         for c, s in pairs
@@ -178,6 +182,9 @@ async def record_action(
         note=data.note,
         outcome=data.outcome,
         level_after=level_after,
+        evidence=await evidence.attach(
+            session, principal, ids=data.evidence, student=student, case_id=case.id
+        ),
     )
     session.add(action)
     case.version += 1
@@ -197,11 +204,17 @@ async def record_action(
                 actor=action.actor,
                 actor_role=action.actor_role,
                 action_outcome=action.outcome,
+                evidence=[str(i) for i in action.evidence],
             )
         ],
     )
+    # Acting on the case answers the caller's open tasks on it, but not a legal deadline (legal/service.py).
     await complete_tasks(
-        session, Task.case_id == case.id, Task.role == principal.role.value, by=principal.username
+        session,
+        Task.case_id == case.id,
+        Task.role == principal.role.value,
+        Task.kind != "legal_deadline",
+        by=principal.username,
     )
     if data.kind is ActionKind.escalate:
         await lifecycle.escalate(

@@ -15,12 +15,15 @@ class Task(DropoutModel, table=True):
         Index("ix_task_area_code_prefix", text("area_code text_pattern_ops")),
         Index("ix_task_village_code_prefix", text("village_code text_pattern_ops")),
         Index("ix_task_role_status_due", "role", "status", "due_on"),
+        Index("ix_task_assignee_status", "assignee", "status"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     key: str = Field(max_length=120)
     kind: str = Field(max_length=30)
     role: str = Field(max_length=20)
+    # A named user who has to do it (a helper of ours, 结对帮扶): seen by that user whatever its role.
+    assignee: str | None = Field(default=None, max_length=100)
     title: str = Field(max_length=200)
     student_id: uuid.UUID | None = Field(default=None, index=True)
     student_name: str | None = Field(default=None, max_length=50)

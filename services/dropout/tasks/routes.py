@@ -21,10 +21,12 @@ router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 class TaskPublic(Stored):
     id: uuid.UUID
     kind: str = Field(
-        description="reach_family, persuade, home_visit, review_case (school, village, township, county); "
-        "complete_verification (school)"
+        description="home_visit (school: one unexplained day; village: a case), persuade, review_case "
+        "(school, village, township, county); complete_verification (school); legal_deadline (the level "
+        "leading a case: a notice's deadline); support_contact, support_home_visit (a helper's due rules)"
     )
-    role: str
+    role: str = Field(description="school, village, township, county, or helper (assigned by name)")
+    assignee: str | None = Field(default=None, description="The user it is assigned to by name (a helper)")
     title: str = Field(description="What to do, for whom (short, for a phone)")
     student_id: uuid.UUID | None
     student_name: str | None

@@ -4,7 +4,7 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, func, select, text, update
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -20,7 +20,12 @@ OPEN = "open"
 
 
 def visible_to(principal: Principal) -> ColumnElement[bool]:
-    """The caller's own tasks: its role, inside its school, village or area (admin: every role)."""
+    """The caller's own tasks: its role, inside its school, village or area (admin: every role), and
+    those assigned to the caller by name (a helper's, 结对帮扶)."""
+    return or_(_by_role(principal), Task.assignee == principal.username)
+
+
+def _by_role(principal: Principal) -> ColumnElement[bool]:
     if principal.role is Role.school:
         return and_(Task.role == "school", Task.school_code == principal.school_code)
     if principal.role is Role.village:
@@ -43,6 +48,7 @@ def task_row(
     verification_id: uuid.UUID | None = None,
     school_code: str | None = None,
     area_code: str | None = None,
+    assignee: str | None = None,
 ) -> dict[str, Any]:
     return {
         "id": uuid.uuid4(),
@@ -58,6 +64,7 @@ def task_row(
         "school_code": student.school_code if student else school_code,
         "area_code": student.area_code if student else area_code,
         "village_code": student.village_code if student else None,
+        "assignee": assignee,
         "status": OPEN,
     }
 
