@@ -131,6 +131,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     uploads = {
         "/api/v1/imports": settings.upload_limit_bytes,
         "/api/v1/verifications": settings.upload_limit_bytes,
+        "/api/v1/dropout/rosters": settings.upload_limit_bytes,
+        "/api/v1/evidence": settings.upload_limit_bytes,
     }
     app.add_middleware(BodyLimitMiddleware, limit=settings.body_limit_bytes, larger=uploads)
     app.add_middleware(RejectNulMiddleware)

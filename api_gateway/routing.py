@@ -13,11 +13,14 @@ ROUTES: dict[str, str] = {
     "/students": "registry",
     "/imports": "registry",
     "/transfers": "registry",
+    "/progression": "registry",
     "/subsidy": "subsidy",
     "/attendance": "dropout",
     "/dropout": "dropout",
     "/disability": "dropout",
     "/tasks": "dropout",
+    "/evidence": "dropout",
+    "/support": "dropout",
     "/stats": "statistics",
     "/verifications": "statistics",
 }
@@ -28,6 +31,16 @@ PLATFORM_ALLOWED: dict[str, frozenset[str]] = {
     "/verifications": frozenset({"GET", "HEAD", "POST"}),
     "/households": frozenset({"GET", "HEAD"}),
 }
+
+
+# Signed links (kit.storage.LinkSigner): forwarded without a token, the link's signature being the
+# right to its one file; the owning service checks it (an expired or altered link: 403).
+LINKS: dict[str, str] = {"/files/v1/evidence": "dropout"}
+
+
+def link_service_for(path: str) -> str | None:
+    """Return the service serving a signed-link path, or None."""
+    return next((svc for prefix, svc in LINKS.items() if path.startswith(prefix + "/")), None)
 
 
 def _prefix_of(path: str) -> str | None:

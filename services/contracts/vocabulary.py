@@ -18,8 +18,24 @@ class Stage(StrEnum):
 
 
 COMPULSORY_STAGES = (Stage.primary, Stage.junior)
+# A special school's grades 1-9 are 义务教育 (grades 10+ are its senior/vocational classes).
+SPECIAL_COMPULSORY_GRADES = range(1, 10)
 # Compulsory age: 6..15 on 1 September of the school year (see calendar.school_year_start).
 COMPULSORY_AGES = range(6, 16)
+# 高中阶段 (stage 3): where a junior graduate continues (初升高 counts enrollments at these stages).
+UPPER_SECONDARY_STAGES = (Stage.senior, Stage.vocational)
+
+
+def compulsory_stage(stage: str | None, grade: int | None = None) -> bool:
+    """Tell whether an enrollment is compulsory-stage (义务教育): primary, junior, special grades 1-9.
+
+    The one rule for aid, figures and the consolidation rate: a special school's pupil in grade 4
+    counts like a primary pupil; a special-stage enrollment without a grade does not count.
+    """
+    if stage in COMPULSORY_STAGES:
+        return True
+    return stage == Stage.special and grade is not None and grade in SPECIAL_COMPULSORY_GRADES
+
 
 STAGE_NAMES = {
     Stage.preschool: "学前教育",
@@ -84,6 +100,50 @@ ENROLLMENT_STATUS_ALIASES = {
 }
 # Students who count as at school (送教上门 children are on their school's roll).
 AT_SCHOOL = (EnrollmentStatus.enrolled, EnrollmentStatus.home_taught)
+
+
+class ChangeKind(StrEnum):
+    """Kinds of enrollment change (the steps of a student's history)."""
+
+    enroll = "enroll"  # registration, or 升学: a graduate (or a child at no school) opens its next stage
+    transfer = "transfer"
+    suspend = "suspend"
+    defer = "defer"
+    home_teaching = "home_teaching"
+    out_of_county = "out_of_county"
+    graduate = "graduate"
+    drop_out = "drop_out"
+    return_ = "return"
+    deceased = "deceased"
+
+
+CHANGE_KIND_NAMES = {
+    ChangeKind.enroll: "入学/升学",
+    ChangeKind.transfer: "转学",
+    ChangeKind.suspend: "休学",
+    ChangeKind.defer: "缓学",
+    ChangeKind.home_teaching: "送教上门",
+    ChangeKind.out_of_county: "县外就读",
+    ChangeKind.graduate: "毕业",
+    ChangeKind.drop_out: "辍学",
+    ChangeKind.return_: "复学",
+    ChangeKind.deceased: "死亡",
+}
+
+
+class ProgressionStatus(StrEnum):
+    """What became of a graduate (升学): enrolled at a next stage, or not (两后生 when poor)."""
+
+    continued = "continued"
+    not_continued = "not_continued"
+
+
+PROGRESSION_STATUS_NAMES = {
+    ProgressionStatus.continued: "已升学",
+    ProgressionStatus.not_continued: "未升学",
+}
+# 两后生: junior or senior graduates of poor households who do not continue.
+LIANGHOUSHENG_STAGES = (Stage.junior, Stage.senior)
 
 
 class Group(StrEnum):
@@ -231,6 +291,7 @@ class PolicyKind(StrEnum):
     grant = "grant"
     living_allowance = "living_allowance"
     waiver = "waiver"
+    entry_grant = "entry_grant"  # one-off, once per student per stage
 
 
 POLICY_KIND_NAMES = {
@@ -239,6 +300,65 @@ POLICY_KIND_NAMES = {
     PolicyKind.grant: "助学金",
     PolicyKind.living_allowance: "生活补助",
     PolicyKind.waiver: "免学杂费",
+    PolicyKind.entry_grant: "新生入学资助",
+}
+# Policy kinds paid once per student and stage, not once per semester.
+ONE_OFF_POLICY_KINDS = (PolicyKind.entry_grant,)
+
+
+class LineKind(StrEnum):
+    """Where a disbursement line came from."""
+
+    regular = "regular"
+    back_pay = "back_pay"  # 补发
+    history = "history"  # imported from the county's ledger (台账)
+
+
+LINE_KIND_NAMES = {LineKind.regular: "正常发放", LineKind.back_pay: "补发", LineKind.history: "历史台账"}
+
+
+class LoanKind(StrEnum):
+    """Student loans for higher education."""
+
+    national = "national"  # 国家助学贷款 (at the university)
+    origin_credit = "origin_credit"  # 生源地信用助学贷款 (from the home county)
+
+
+LOAN_KIND_NAMES = {LoanKind.national: "国家助学贷款", LoanKind.origin_credit: "生源地信用助学贷款"}
+LOAN_KIND_ALIASES = {v: k for k, v in LOAN_KIND_NAMES.items()} | {"生源地贷款": LoanKind.origin_credit}
+
+
+class RepaymentStatus(StrEnum):
+    in_school = "in_school"  # 在校贴息期
+    grace = "grace"  # 宽限期
+    repaying = "repaying"
+    repaid = "repaid"
+    overdue = "overdue"
+
+
+REPAYMENT_STATUS_NAMES = {
+    RepaymentStatus.in_school: "在校期间（财政贴息）",
+    RepaymentStatus.grace: "宽限期",
+    RepaymentStatus.repaying: "还款中",
+    RepaymentStatus.repaid: "已结清",
+    RepaymentStatus.overdue: "逾期",
+}
+
+
+class LetterStatus(StrEnum):
+    """The follow-up letter (公函) about aid a child received in another county or province."""
+
+    not_sent = "not_sent"
+    sent = "sent"
+    answered = "answered"
+    overdue = "overdue"  # sent, unanswered past its due date
+
+
+LETTER_STATUS_NAMES = {
+    LetterStatus.not_sent: "未发函",
+    LetterStatus.sent: "已发函",
+    LetterStatus.answered: "已复函",
+    LetterStatus.overdue: "逾期未复函",
 }
 
 
@@ -253,6 +373,7 @@ class ExclusionReason(StrEnum):
     already_in_batch = "already_in_batch"
     objection = "objection"
     not_eligible = "not_eligible"
+    paid_elsewhere = "paid_elsewhere"
 
 
 EXCLUSION_REASON_NAMES = {
@@ -264,6 +385,7 @@ EXCLUSION_REASON_NAMES = {
     ExclusionReason.already_in_batch: "本学期已列入其他批次",
     ExclusionReason.objection: "公示异议成立，已移出名单",
     ExclusionReason.not_eligible: "已不符合资助条件",
+    ExclusionReason.paid_elsewhere: "已在区域外享受同类资助",
 }
 
 
@@ -274,6 +396,82 @@ class CaseSource(StrEnum):
     enrollment = "enrollment"
     verification = "verification"
     manual = "manual"
+    outside_roster = "outside_roster"  # a public-security or 残联 roster child on no roll (联控联保)
+
+
+CASE_SOURCE_NAMES = {
+    CaseSource.absences: "连续缺课",
+    CaseSource.enrollment: "学籍辍学",
+    CaseSource.verification: "核查发现",
+    CaseSource.manual: "手工立案",
+    CaseSource.outside_roster: "联控联保名单比对",
+}
+
+
+class OutsideRosterSource(StrEnum):
+    """Who keeps an outside roster of school-age children (联控联保)."""
+
+    public_security = "public_security"  # 公安户籍适龄儿童名单
+    disabled_federation = "disabled_federation"  # 残联残疾儿童名单
+
+
+OUTSIDE_ROSTER_SOURCE_NAMES = {
+    OutsideRosterSource.public_security: "公安户籍适龄儿童少年名单",
+    OutsideRosterSource.disabled_federation: "残联残疾儿童少年名单",
+}
+OUTSIDE_ROSTER_SOURCE_ALIASES = {
+    "公安": OutsideRosterSource.public_security,
+    "公安户籍": OutsideRosterSource.public_security,
+    "户籍": OutsideRosterSource.public_security,
+    "残联": OutsideRosterSource.disabled_federation,
+    "残疾人联合会": OutsideRosterSource.disabled_federation,
+}
+
+
+class OutsideFindingKind(StrEnum):
+    """What comparing an outside roster with our rolls found."""
+
+    no_roll = "no_roll"  # a school-age child on the roster, enrolled nowhere we know: a case opens
+    not_on_roster = "not_on_roster"  # a child on our roll the roster does not know
+    disabled_unplaced = "disabled_unplaced"  # a 残联 child of compulsory age with no placement this year
+
+
+OUTSIDE_FINDING_KIND_NAMES = {
+    OutsideFindingKind.no_roll: "适龄未入学（无学籍）",
+    OutsideFindingKind.not_on_roster: "在籍但名单中无此人",
+    OutsideFindingKind.disabled_unplaced: "残疾儿童本年度未安置",
+}
+
+
+class EvidenceKind(StrEnum):
+    """What an evidence file (佐证材料) shows."""
+
+    photo = "photo"  # 走访照片
+    scan = "scan"  # 扫描件
+    letter = "letter"  # 责任书
+    notice = "notice"  # 通知书（限期复学通知书等）
+    record = "record"  # 帮扶记录（纪实手册页）
+    other = "other"
+
+
+EVIDENCE_KIND_NAMES = {
+    EvidenceKind.photo: "走访照片",
+    EvidenceKind.scan: "扫描件",
+    EvidenceKind.letter: "责任书",
+    EvidenceKind.notice: "通知书",
+    EvidenceKind.record: "帮扶纪实",
+    EvidenceKind.other: "其他佐证材料",
+}
+EVIDENCE_KIND_ALIASES = {
+    "照片": EvidenceKind.photo,
+    "走访照片": EvidenceKind.photo,
+    "扫描件": EvidenceKind.scan,
+    "责任书": EvidenceKind.letter,
+    "通知书": EvidenceKind.notice,
+    "纪实": EvidenceKind.record,
+    "帮扶记录": EvidenceKind.record,
+    "其他": EvidenceKind.other,
+}
 
 
 def code_for(value: str, aliases: dict[str, str]) -> str:
@@ -281,3 +479,113 @@ def code_for(value: str, aliases: dict[str, str]) -> str:
     text = value.strip()
     found = aliases.get(text) or aliases.get(text.lower())
     return str(found) if found is not None else text
+
+
+# --- 帮扶 and the 控辍保学 responsibility system (issue 15) -------------------------------------
+
+
+class SupportRecordKind(StrEnum):
+    """What a helper (结对帮扶责任人) did for a paired child: the entries of the 纪实手册."""
+
+    contact = "contact"
+    home_visit = "home_visit"
+    tutoring = "tutoring"
+    material_help = "material_help"
+
+
+SUPPORT_RECORD_KIND_NAMES = {
+    SupportRecordKind.contact: "联系",
+    SupportRecordKind.home_visit: "家访",
+    SupportRecordKind.tutoring: "学业辅导",
+    SupportRecordKind.material_help: "物质帮扶",
+}
+SUPPORT_RECORD_KIND_ALIASES = {
+    "联系": SupportRecordKind.contact,
+    "电话联系": SupportRecordKind.contact,
+    "家访": SupportRecordKind.home_visit,
+    "入户走访": SupportRecordKind.home_visit,
+    "走访": SupportRecordKind.home_visit,
+    "学业辅导": SupportRecordKind.tutoring,
+    "辅导": SupportRecordKind.tutoring,
+    "物质帮扶": SupportRecordKind.material_help,
+    "物资帮扶": SupportRecordKind.material_help,
+}
+
+
+class ResponsibleLine(StrEnum):
+    """The two lines of 双线控辍: the schools' and the governments'."""
+
+    education = "education"
+    government = "government"
+
+
+RESPONSIBLE_LINE_NAMES = {ResponsibleLine.education: "教育线", ResponsibleLine.government: "政府线"}
+
+
+class ResponsibleRole(StrEnum):
+    """A named responsible person of a child (七长责任制, the four this system tracks)."""
+
+    head_teacher = "head_teacher"
+    principal = "principal"
+    village_head = "village_head"
+    township_head = "township_head"
+
+
+RESPONSIBLE_ROLE_NAMES = {
+    ResponsibleRole.head_teacher: "班主任",
+    ResponsibleRole.principal: "校长",
+    ResponsibleRole.village_head: "村(居)委会主任",
+    ResponsibleRole.township_head: "乡镇长",
+}
+RESPONSIBLE_ROLE_ALIASES = {
+    "班主任": ResponsibleRole.head_teacher,
+    "校长": ResponsibleRole.principal,
+    "村主任": ResponsibleRole.village_head,
+    "村长": ResponsibleRole.village_head,
+    "村(居)委会主任": ResponsibleRole.village_head,
+    "乡镇长": ResponsibleRole.township_head,
+    "镇长": ResponsibleRole.township_head,
+    "乡长": ResponsibleRole.township_head,
+}
+RESPONSIBLE_LINE_OF = {
+    ResponsibleRole.head_teacher: ResponsibleLine.education,
+    ResponsibleRole.principal: ResponsibleLine.education,
+    ResponsibleRole.village_head: ResponsibleLine.government,
+    ResponsibleRole.township_head: ResponsibleLine.government,
+}
+
+
+class LegalStepKind(StrEnum):
+    """The legal steps on a case after persuasion failed (依法控辍), in their usual order."""
+
+    notice = "notice"
+    township_referral = "township_referral"
+    administrative_decision = "administrative_decision"
+    court = "court"
+    concluded = "concluded"
+
+
+LEGAL_STEP_KIND_NAMES = {
+    LegalStepKind.notice: "限期复学通知书",
+    LegalStepKind.township_referral: "提请乡镇人民政府处理",
+    LegalStepKind.administrative_decision: "行政处理决定",
+    LegalStepKind.court: "司法诉讼",
+    LegalStepKind.concluded: "办结",
+}
+
+
+class LegalOutcome(StrEnum):
+    """How a legal step ended."""
+
+    complied = "complied"
+    not_complied = "not_complied"
+    decided = "decided"
+    withdrawn = "withdrawn"
+
+
+LEGAL_OUTCOME_NAMES = {
+    LegalOutcome.complied: "按期复学",
+    LegalOutcome.not_complied: "逾期未复学",
+    LegalOutcome.decided: "已作出决定/判决",
+    LegalOutcome.withdrawn: "撤回",
+}

@@ -81,16 +81,36 @@ class Settings(BaseSettings):
     # Privacy: key for the ID-number column encryption and lookup hash.
     data_key: str | None = None
 
+    # Object storage (kit.storage): files under NOL_DATA_DIR/objects unless an S3-compatible endpoint
+    # (MinIO) is set. Signed download links (kit.storage.LinkSigner) live this long.
+    s3_endpoint: str | None = None  # host:port, e.g. minio:9000
+    s3_bucket: str = "notoneless"
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    s3_secure: bool = False
+    s3_region: str | None = None
+    link_seconds: int = Field(default=300, ge=10, le=3600)
+    evidence_limit_bytes: int = 10 * 1024 * 1024
+
     # Domain knobs.
     publicity_days: int = 5
     # Subsidy payment deadline per semester, as MM-DD (NOL_SUBSIDY_DEADLINES='{"spring":"06-15",...}').
     subsidy_deadlines: dict[str, str] = Field(default_factory=lambda: {"spring": "06-15", "autumn": "11-30"})
     return_confirm_days: int = 5
-    # Dropout monitoring: consecutive unexplained school days that open a case; days an open case
+    # Back-pay (补发): how many semesters back, the current one included, a newly dated status is paid.
+    backpay_horizon_semesters: int = 4
+    # Dropout monitoring: unexplained school days that open a case; days an open case
     # may stay at one level without return before it escalates; public holidays (JSON list of dates;
     # counties add their own through the API).
-    dropout_case_after_days: int = 3
+    dropout_case_after_days: int = Field(default=3, ge=1)
+    # ... within this many school days (a rolling window; consecutive days are a special case).
+    dropout_case_window_days: int = Field(default=10, ge=1)
     dropout_escalate_after_days: int = 7
+    # 结对帮扶: a helper contacts a paired child at least every N days and visits its home every M.
+    support_contact_every_days: int = Field(default=7, ge=1)
+    support_visit_every_days: int = Field(default=30, ge=1)
+    # A guardian's notice to return (限期复学通知书) gives this many days unless the clerk sets a deadline.
+    dropout_notice_days: int = Field(default=15, ge=1)
     holidays: list[date] = Field(default_factory=list)
 
     # Whether operational endpoints accept a caller-chosen "today" (POST /dropout/checks/run): tests

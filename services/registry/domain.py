@@ -32,14 +32,27 @@ __all__ = [
 COMPULSORY = COMPULSORY_STAGES
 STAGE_LABELS = STAGE_ALIASES
 
-# 2-digit type prefix of a school code and the stages it may offer.
+# 学校(机构)标识码 = 2-digit 学校类别码 + 2-digit province + 6-digit sequence (a higher-education
+# institution's: 0 + its former 5-digit code, e.g. 北京大学 4111010001). The type codes are the
+# Ministry of Education's (《学校(机构)代码管理办法》, 2011); each maps to the stages such a school may
+# offer (a 九年一贯制 school is coded 31, a 完全中学 34; a special school teaches any stage).
 SCHOOL_TYPES = {
-    "11": {Stage.preschool},
-    "21": {Stage.preschool, Stage.primary},
-    "31": {Stage.primary, Stage.junior},
-    "34": {Stage.junior, Stage.senior},
-    "36": {Stage.vocational},
-    "51": {Stage.special, Stage.preschool, Stage.primary, Stage.junior, Stage.vocational},
+    "11": {Stage.preschool},  # 幼儿园
+    "21": {Stage.preschool, Stage.primary},  # 普通小学 (with its 附设幼儿班)
+    "22": {Stage.primary},  # 成人小学
+    "31": {Stage.primary, Stage.junior},  # 普通初中 (九年一贯制 included)
+    "32": {Stage.junior},  # 职业初中
+    "33": {Stage.junior},  # 成人初中
+    "34": {Stage.junior, Stage.senior},  # 普通高中 (完全中学 included)
+    "35": {Stage.senior},  # 成人高中
+    "36": {Stage.vocational},  # 中等职业学校
+    "37": {Stage.junior, Stage.vocational},  # 工读学校 (专门学校): junior lessons and vocational training
+    "41": {Stage.higher},  # 普通高等学校 (universities, colleges, 高职)
+    "42": {Stage.higher},  # 成人高等学校
+    "51": {Stage.special, Stage.preschool, Stage.primary, Stage.junior, Stage.vocational},  # 特殊教育学校
+    "91": {Stage.higher},  # 培养研究生的科研机构
+    "92": {Stage.higher},  # 民办的其他高等教育机构
+    "93": {Stage.vocational},  # 中等职业培训机构
 }
 
 # GB/T 2260 provinces (and Taiwan, Hong Kong, Macao) — the valid first two digits.

@@ -34,6 +34,7 @@ def year_figures(year: int) -> list[tuple[str, str, Compute]]:
         ("subsidy", "", lambda s, sc: queries.subsidy(s, sc, year=year, semester=None)),
         ("dropout", "", lambda s, sc: queries.dropout(s, sc, year=year)),
         ("disability", "", lambda s, sc: queries.disability(s, sc, year=year)),
+        ("rates", "", lambda s, sc: queries.rates(s, sc, year=year)),
     ]
     for sem in (spring, autumn):
         out += [

@@ -1,11 +1,13 @@
 """Subsidy events: past-tense facts written to the outbox with the change."""
 
-from sqlalchemy import String, cast, func, literal, select
+import json
+
+from sqlalchemy import String, Text, cast, func, literal, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.contracts import events
-from services.kit.events import Emitter
+from services.kit.events import Emitter, note_position
 from services.subsidy.db import outbox
 
 SOURCE = "subsidy"
@@ -37,9 +39,23 @@ async def emit_lines(session: AsyncSession, event_type: str, *where: ColumnEleme
         "version", c.version, "schema_version", literal(events.spec_of(event_type).schema_version),
         "data", data,
     )  # fmt: skip
-    stmt = outbox.insert().from_select(
-        ["id", "type", "subject", "payload"],
-        select(c.eid, literal(event_type, String), cast(c.id, String), payload),
+    written = (
+        outbox.insert()
+        .from_select(
+            ["id", "type", "subject", "payload"],
+            select(c.eid, literal(event_type, String), cast(c.id, String), payload),
+        )
+        .returning(outbox.c.position, outbox.c.payload)
+        .cte("written")
     )
-    result = await session.execute(stmt)
-    return result.rowcount or 0
+    # Every line's event has one shape: check one against the catalogue (as the Emitter checks
+    # each event it writes), and remember the last position for X-Event-Position.
+    count, last, sample = (
+        await session.execute(
+            select(func.count(), func.max(written.c.position), func.min(cast(written.c.payload, Text)))
+        )
+    ).one()
+    if sample is not None:
+        events.validate(json.loads(sample))
+    note_position(session, last)
+    return count or 0

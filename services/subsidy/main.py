@@ -9,6 +9,9 @@ from services.subsidy.batches.publicity_routes import router as publicity_router
 from services.subsidy.batches.routes import router as batches_router
 from services.subsidy.db import dead_letter, inbox, outbox
 from services.subsidy.disbursements.routes import router as disbursements_router
+from services.subsidy.elsewhere.routes import router as elsewhere_router
+from services.subsidy.history.routes import router as history_router
+from services.subsidy.loans.routes import router as loans_router
 from services.subsidy.notices.routes import router as notices_router
 from services.subsidy.policies.routes import router as policies_router
 from services.subsidy.projection.consumer import on_registry_event
@@ -19,7 +22,8 @@ SPEC = ServiceSpec(
     title="notoneless subsidy",
     description=(
         "Subsidy policies (奖贷助补免), disbursement batches that miss no one, approvals, "
-        "public notice (公示), payment, back-pay (补发) and notices to parents (告知书)."
+        "public notice (公示), payment, back-pay (补发) and notices to parents (告知书); aid received "
+        "elsewhere (区域外), payment history (台账) and student loans."
     ),
     routers=[
         policies_router,
@@ -28,6 +32,9 @@ SPEC = ServiceSpec(
         disbursements_router,
         notices_router,
         tasks_router,
+        elsewhere_router,
+        history_router,
+        loans_router,
     ],
     outbox=outbox,
     inbox=inbox,

@@ -2,15 +2,21 @@
 
 from services.subsidy.batches.models import Batch, BatchStep, Disbursement, Exclusion, Objection
 from services.subsidy.db import inbox, metadata, outbox
+from services.subsidy.elsewhere.models import AidElsewhere
+from services.subsidy.loans.models import Loan
 from services.subsidy.notices.models import NoticeAck
 from services.subsidy.policies.models import Policy
-from services.subsidy.projection.models import SchoolFact, StudentFact
+from services.subsidy.projection.models import HouseholdFact, HouseholdStatusFact, SchoolFact, StudentFact
 
 __all__ = [
+    "AidElsewhere",
     "Batch",
     "BatchStep",
     "Disbursement",
     "Exclusion",
+    "HouseholdFact",
+    "HouseholdStatusFact",
+    "Loan",
     "NoticeAck",
     "Objection",
     "Policy",

@@ -36,6 +36,7 @@ DRIVEN = {
     "edu.registry.student.created", "edu.registry.student.enrollment_changed",
     "edu.registry.household.status_changed",
     "edu.subsidy.policy.created", "edu.subsidy.batch.generated", "edu.subsidy.batch.submitted",
+    "edu.subsidy.aid_elsewhere.recorded", "edu.subsidy.loan.recorded",
     "edu.dropout.absence.recorded", "edu.dropout.case.opened", "edu.dropout.case.action_recorded",
     "edu.dropout.verification.created", "edu.dropout.placement.recorded",
     "edu.statistics.child.not_in_school",
@@ -89,6 +90,13 @@ async def drive_every_service(world: World, db) -> None:
     policy = await make_policy(county)
     batch = await make_batch(school, world, policy, semester=str(current_semester()))
     await act(school, batch, "submit", publicity_start=local_today().isoformat())
+    # Aid paid elsewhere and a student loan: subsidy records them, statistics counts them.
+    await county.ok("POST", "/api/v1/subsidy/aid-elsewhere", 201, json={
+        "student_id": disabled["id"], "payer": {"name": "邻县", "code": "520502"}, "policy_kind": "grant",
+        "semester": str(current_semester()), "amount_fen": 50000})
+    await county.ok("POST", "/api/v1/subsidy/loans", 201, json={
+        "student_id": disabled["id"], "loan_kind": "origin_credit", "year": local_today().year,
+        "amount_fen": 800000, "lender": "国家开发银行", "contract_number": f"C{secrets.token_hex(4)}"})
     day = _last_school_day()
     await school.ok("POST", "/api/v1/attendance/absences", 200,
                     json=[{"student_id": pupil["id"], "date": day.isoformat(), "reason": "unexplained"}])
@@ -242,6 +250,10 @@ def plausible(event_type: str, name: str, annotation: Any, world: World) -> Any:
         "source": "absences", "placement": "regular_class", "from_level": "school", "trigger": "timer",
         "id_number_hash": secrets.token_hex(32), "requested_by": "tester",
         "occurred_at": now.isoformat(), "acknowledged_at": now.isoformat(),
+        "as_of": today.isoformat(), "content_type": "image/jpeg", "sha256": secrets.token_hex(32),
+        "loan_kind": "origin_credit", "lender": "国家开发银行", "repayment_status": "in_school",
+        "payer_name": "贵州省毕节市七星关区", "helper_name": "帮扶教师", "since": today.isoformat(),
+        "month": today.strftime("%Y-%m"), "role": "head_teacher", "line": "education", "step_kind": "notice",
     }
     if name in by_name:
         return by_name[name]

@@ -67,10 +67,14 @@ SCOPES = {
     "figures": "Figures for an `area_code` inside the caller's area (default its own); a school "
     "user its own school, a village user its village.",
     "lock": "Year locks of the caller's area, of areas inside it or containing it.",
-    "roster": "Platform rosters of the caller's area or containing it; findings inside its area.",
+    "roster": "Platform and outside (公安/残联) rosters of the caller's area or containing it; findings "
+    "inside its area.",
     "user": "Users inside the caller's area, at or below its level.",
     "client": "Platform clients inside the admin's area.",
     "audit": "Entries of actors inside the caller's area.",
+    "campaign": "Visit months (集中走访月) of the caller's area, of areas inside it or containing it; "
+    "written inside it.",
+    "unit": "A school one of the caller's students attends, or a village or township inside its area.",
     "transfer": "Transfer requests into or out of the caller's area (a school user: its school); both "
     "ends see a request. Accepting and rejecting are the receiving end's, withdrawing the sending end's.",
 }
@@ -158,7 +162,12 @@ MATRIX: dict[tuple[str, str], Access] = {
     ),
     ("PATCH", "/api/v1/students/{student_id}"): _a(WRITERS, "student"),
     ("POST", "/api/v1/students/{student_id}/enrollment-changes"): _a(WRITERS, "student"),
-    ("GET", "/api/v1/students/{student_id}/history"): _a(STAFF, "student"),
+    ("GET", "/api/v1/students/{student_id}/history"): _a(
+        STAFF, "student", note="also the steps at the caller's schools/villages of a student gone elsewhere"
+    ),
+    ("GET", "/api/v1/progression"): _a(
+        STAFF, "student", EMPTY, note="graduates of the caller's schools or villages (升学, 两后生)"
+    ),
     ("GET", "/api/v1/imports"): _a(STAFF, "import", EMPTY, echo=("errors",)),
     ("POST", "/api/v1/imports"): _a(
         WRITERS, "student", ROWS, note="kind=students; rows follow POST /students"
@@ -207,6 +216,17 @@ MATRIX: dict[tuple[str, str], Access] = {
     ),
     ("GET", "/api/v1/subsidy/publicity"): _a(STAFF, "publicity", None, never_shows=(FULL_ID, FULL_NAME)),
     ("GET", "/api/v1/subsidy/disbursements"): _a(STAFF, "student", EMPTY),
+    ("GET", "/api/v1/subsidy/aid-elsewhere"): _a(STAFF, "student", EMPTY),
+    ("POST", "/api/v1/subsidy/aid-elsewhere"): _a(WRITERS, "student"),
+    ("GET", "/api/v1/subsidy/aid-elsewhere/{aid_id}"): _a(STAFF, "student"),
+    ("PATCH", "/api/v1/subsidy/aid-elsewhere/{aid_id}"): _a(WRITERS, "student"),
+    ("GET", "/api/v1/subsidy/loans"): _a(STAFF, "student", EMPTY),
+    ("POST", "/api/v1/subsidy/loans"): _a(WRITERS, "student"),
+    ("GET", "/api/v1/subsidy/loans/{loan_id}"): _a(STAFF, "student"),
+    ("PATCH", "/api/v1/subsidy/loans/{loan_id}"): _a(WRITERS, "student"),
+    ("POST", "/api/v1/subsidy/history-imports"): _a(
+        CHIEFS, "own_area", None, note="rows naming a school or policy outside the area are row errors"
+    ),
     ("GET", "/api/v1/subsidy/notices/{student_id}"): _a(STAFF, "student"),
     ("POST", "/api/v1/subsidy/notices/{student_id}/acknowledge"): _a({SCHOOL, VILLAGE}, "student"),
     ("GET", "/api/v1/subsidy/tasks"): _a(STAFF, "task", None),
@@ -251,11 +271,52 @@ MATRIX: dict[tuple[str, str], Access] = {
         WRITERS, "check", refused={VILLAGE: 404, TOWNSHIP: 403, PLATFORM: 403}
     ),
     ("POST", "/api/v1/tasks/{task_id}/complete"): _a(STAFF, "task"),
+    # Support (结对帮扶) and the responsibility system (双线控辍), in the dropout service.
+    ("GET", "/api/v1/support/pairings"): _a(STAFF, "student", EMPTY),
+    ("POST", "/api/v1/support/pairings"): _a(
+        STAFF, "student", 422, code="unknown_student", note=NOT_LISTED_422
+    ),
+    ("GET", "/api/v1/support/pairings/{pairing_id}"): _a(STAFF, "student"),
+    ("PATCH", "/api/v1/support/pairings/{pairing_id}"): _a(STAFF, "student"),
+    ("GET", "/api/v1/support/pairings/{pairing_id}/records"): _a(STAFF, "student"),
+    ("POST", "/api/v1/support/pairings/{pairing_id}/records"): _a(
+        STAFF, "student", note="village users: for children of their village"
+    ),
+    ("GET", "/api/v1/support/campaigns"): _a(STAFF, "campaign", EMPTY),
+    ("POST", "/api/v1/support/campaigns"): _a(MANAGERS, "campaign", 422, code="out_of_scope"),
+    ("GET", "/api/v1/support/campaigns/{campaign_id}"): _a(STAFF, "campaign"),
+    ("GET", "/api/v1/support/rate"): _a(STAFF, "figures"),
+    ("GET", "/api/v1/dropout/students/{student_id}/responsible"): _a(STAFF, "student"),
+    ("PUT", "/api/v1/dropout/students/{student_id}/responsible"): _a(
+        BATCH_MAKERS, "student", note="a school user: the education line only"
+    ),
+    ("POST", "/api/v1/dropout/students/{student_id}/responsibility-letters"): _a(BATCH_MAKERS, "student"),
+    ("PUT", "/api/v1/dropout/responsible-defaults"): _a(
+        BATCH_MAKERS, "unit", 422, code="unknown_school", note="a school: known by a student in scope"
+    ),
+    ("GET", "/api/v1/dropout/cases/{case_id}/legal-steps"): _a(STAFF, "student"),
+    ("POST", "/api/v1/dropout/cases/{case_id}/legal-steps"): _a(BATCH_MAKERS, "student"),
+    ("GET", "/api/v1/dropout/cases/{case_id}/legal-steps/{step_id}/notice"): _a(STAFF, "student"),
+    # Outside rosters (联控联保) and evidence files (佐证材料), issue 15.
+    ("GET", "/api/v1/dropout/rosters"): _a(APPROVERS, "roster", EMPTY),
+    ("POST", "/api/v1/dropout/rosters"): _a(
+        APPROVERS, "roster", 422, code="out_of_scope", note="area_code outside the caller's area"
+    ),
+    ("GET", "/api/v1/dropout/rosters/{roster_id}"): _a(APPROVERS, "roster"),
+    ("GET", "/api/v1/dropout/rosters/{roster_id}/findings"): _a(APPROVERS, "roster"),
+    ("POST", "/api/v1/evidence"): _a(
+        STAFF, "student", 422, code="unknown_student", note=f"{NOT_LISTED_422} (the file's student_id)"
+    ),
+    ("GET", "/api/v1/evidence/{evidence_id}"): _a(STAFF, "student", note="where its student is seen"),
+    ("GET", "/files/v1/evidence/{evidence_id}"): _a(
+        EVERYONE, "public", None, note="a signed link: no token, this one file, a few minutes"
+    ),
     # Statistics and verification.
     ("GET", "/api/v1/stats/coverage"): _a(STAFF | {PLATFORM}, "figures"),
     ("GET", "/api/v1/stats/disability"): _a(STAFF | {PLATFORM}, "figures"),
     ("GET", "/api/v1/stats/dropout"): _a(STAFF | {PLATFORM}, "figures"),
     ("GET", "/api/v1/stats/enrollment"): _a(STAFF | {PLATFORM}, "figures"),
+    ("GET", "/api/v1/stats/rates"): _a(STAFF | {PLATFORM}, "figures"),
     ("GET", "/api/v1/stats/subsidy"): _a(STAFF | {PLATFORM}, "figures"),
     ("GET", "/api/v1/stats/verification"): _a(STAFF | {PLATFORM}, "figures"),
     ("GET", "/api/v1/stats/locks"): _a(STAFF | {PLATFORM}, "lock", None),

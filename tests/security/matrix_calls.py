@@ -10,16 +10,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import httpx
 from sqlalchemy.engine import make_url
 
 from tests.helpers import USER_PASSWORD, Api, birth_for, eventually, make_id_number
 from tests.security import access_matrix as m
 from tests.security.matrix_world import (
+    EVIDENCE_JPEG,
     PAST,
     TODAY,
     County,
     Setting,
+    aid_body,
+    loan_body,
     name3,
+    outside_roster_csv,
     policy_body,
     roster_child,
     students_csv,
@@ -352,6 +357,14 @@ BUILDERS[("GET", "/api/v1/students/{student_id}/history")] = record(
 )
 
 
+@op("GET", "/api/v1/progression")
+async def _progression(s: Setting, role: str, inside: bool) -> Call:
+    params = {"year": TODAY.year, "limit": 500}
+    if inside:
+        return Call("GET", "/api/v1/progression", params=params, expect=rid(s.a, "sGrad"))
+    return Call("GET", "/api/v1/progression", params={**params, "area_code": s.b.code})
+
+
 @op("GET", "/api/v1/imports")
 async def _imports(s: Setting, role: str, inside: bool) -> Call:
     if inside:
@@ -532,6 +545,43 @@ async def _publicity(s: Setting, role: str, inside: bool) -> Call | None:
         if inside
         else None
     )
+
+
+AID = "/api/v1/subsidy/aid-elsewhere"
+LOANS = "/api/v1/subsidy/loans"
+BUILDERS[("GET", AID)] = listing(AID, "student_id", lambda c: rid(c, "sMain"))
+BUILDERS[("GET", AID + "/{aid_id}")] = record("GET", AID + "/{}", "aidMain")
+BUILDERS[("GET", LOANS)] = listing(LOANS, "student_id", lambda c: rid(c, "sMain"))
+BUILDERS[("GET", LOANS + "/{loan_id}")] = record("GET", LOANS + "/{}", "loanMain")
+
+
+@op("POST", AID)
+async def _record_aid(s: Setting, role: str, inside: bool) -> Call:
+    return Call("POST", AID, json=aid_body(rid(county(s, inside), "sMain")))
+
+
+@op("PATCH", AID + "/{aid_id}")
+async def _patch_aid(s: Setting, role: str, inside: bool) -> Call:
+    path = f"{AID}/{rid(county(s, inside), 'aidMain')}"
+    return Call("PATCH", path, json={"letter": {"sent_on": TODAY.isoformat()}, "version": await version(s, path)})
+
+
+@op("POST", LOANS)
+async def _record_loan(s: Setting, role: str, inside: bool) -> Call:
+    return Call("POST", LOANS, json=loan_body(rid(county(s, inside), "sMain")))
+
+
+@op("PATCH", LOANS + "/{loan_id}")
+async def _patch_loan(s: Setting, role: str, inside: bool) -> Call:
+    path = f"{LOANS}/{rid(county(s, inside), 'loanMain')}"
+    return Call("PATCH", path, json={"repayment_status": "repaying", "version": await version(s, path)})
+
+
+# A ledger with no rows: who may import; rows naming another area's school are row errors (200).
+BUILDERS[("POST", "/api/v1/subsidy/history-imports")] = unscoped(
+    Call("POST", "/api/v1/subsidy/history-imports",
+         files={"file": ("ledger.csv", b"id_number,semester,policy_code,amount_fen,paid_on,school_code\n")})
+)  # fmt: skip
 
 
 BUILDERS[("GET", "/api/v1/subsidy/disbursements")] = listing(
@@ -716,6 +766,41 @@ async def _complete_task(s: Setting, role: str, inside: bool) -> Call:
     return Call("POST", f"/api/v1/tasks/{task}/complete", json={"note": "已完成"})
 
 
+# Outside rosters and evidence files ------------------------------------------------------------
+
+BUILDERS[("GET", "/api/v1/dropout/rosters")] = listing("/api/v1/dropout/rosters", "area_code", expect="roster")
+BUILDERS[("GET", "/api/v1/dropout/rosters/{roster_id}")] = record("GET", "/api/v1/dropout/rosters/{}", "roster")
+BUILDERS[("GET", "/api/v1/dropout/rosters/{roster_id}/findings")] = record(
+    "GET", "/api/v1/dropout/rosters/{}/findings", "roster", params={"limit": 500}
+)
+
+
+@op("POST", "/api/v1/dropout/rosters")
+async def _outside_roster(s: Setting, role: str, inside: bool) -> Call:
+    data = {"source": "public_security", "as_of": TODAY.isoformat()}
+    if not inside:
+        data["area_code"] = s.b.code
+    files = {"file": ("roster.csv", outside_roster_csv(s, s.a), "text/csv")}
+    return Call("POST", "/api/v1/dropout/rosters", data=data, files=files)
+
+
+@op("POST", "/api/v1/evidence")
+async def _evidence(s: Setting, role: str, inside: bool) -> Call:
+    data = {"kind": "photo", "student_id": rid(county(s, inside), "sMain")}
+    return Call("POST", "/api/v1/evidence", data=data, files={"file": ("a.jpg", EVIDENCE_JPEG, "image/jpeg")})
+
+
+BUILDERS[("GET", "/api/v1/evidence/{evidence_id}")] = record("GET", "/api/v1/evidence/{}", "evMain")
+
+
+@op("GET", "/files/v1/evidence/{evidence_id}")
+async def _evidence_link(s: Setting, role: str, inside: bool) -> Call | None:
+    if not inside:
+        return None
+    url = httpx.URL((await s.admin.ok("GET", f"/api/v1/evidence/{rid(s.a, 'evMain')}"))["download_url"])
+    return Call("GET", url.path, params=dict(url.params), auth=False)
+
+
 # Statistics and verification -------------------------------------------------------------------
 
 
@@ -726,7 +811,7 @@ def figures(path: str):
     return build
 
 
-for _figure in ("coverage", "disability", "dropout", "enrollment", "subsidy", "verification"):
+for _figure in ("coverage", "disability", "dropout", "enrollment", "rates", "subsidy", "verification"):
     BUILDERS[("GET", f"/api/v1/stats/{_figure}")] = figures(f"/api/v1/stats/{_figure}")
 BUILDERS[("GET", "/api/v1/stats/locks")] = unscoped(Call("GET", "/api/v1/stats/locks"))
 LOCK_YEARS = {m.ADMIN: 2001, m.COUNTY: 2002}
@@ -830,3 +915,79 @@ BUILDERS[("POST", "/api/v1/ops/dead-letters/{letter_id}/replay")] = _letter_call
 BUILDERS[("POST", "/api/v1/ops/dead-letters/{letter_id}/resolve")] = _letter_call(
     "resolve", {"note": "访问矩阵测试"}
 )
+
+
+# Support (结对帮扶) and the responsibility system (双线控辍) ------------------------------------
+
+PAIRINGS = "/api/v1/support/pairings"
+HELPER = {"name": "李建军", "phone": "13800000000"}
+BUILDERS[("GET", PAIRINGS)] = listing(PAIRINGS, "student_id", lambda c: rid(c, "sMain"), expect="pPair")
+
+
+@op("POST", PAIRINGS)
+async def _pair(s: Setting, role: str, inside: bool) -> Call:
+    staff = sorted(m.STAFF)
+    key = f"sPair{staff.index(role) if role in staff else 0}" if inside else "sFree"
+    return Call("POST", PAIRINGS, json={"student_id": rid(county(s, inside), key), "helper": HELPER})
+
+
+BUILDERS[("GET", PAIRINGS + "/{pairing_id}")] = record("GET", PAIRINGS + "/{}", "pPair")
+
+
+@op("PATCH", PAIRINGS + "/{pairing_id}")
+async def _patch_pairing(s: Setting, role: str, inside: bool) -> Call:
+    path = f"{PAIRINGS}/{rid(county(s, inside), 'pPair')}"
+    return Call("PATCH", path, json={"plan": "每周联系，每月家访", "version": await version(s, path)})
+
+
+BUILDERS[("GET", PAIRINGS + "/{pairing_id}/records")] = record("GET", PAIRINGS + "/{}/records", "pPair")
+BUILDERS[("POST", PAIRINGS + "/{pairing_id}/records")] = record(
+    "POST", PAIRINGS + "/{}/records", "pPair", body={"kind": "contact", "note": "电话联系"}
+)
+BUILDERS[("GET", "/api/v1/support/campaigns")] = listing(
+    "/api/v1/support/campaigns", "area_code", expect="campA"
+)
+CAMPAIGN_MONTHS = {m.ADMIN: "2026-01", m.COUNTY: "2026-02", m.TOWNSHIP: "2026-03"}
+
+
+@op("POST", "/api/v1/support/campaigns")
+async def _campaign(s: Setting, role: str, inside: bool) -> Call:
+    c = county(s, inside)
+    body = {"area_code": c.v0 if inside else c.code, "month": CAMPAIGN_MONTHS.get(role, "2026-04")}
+    return Call("POST", "/api/v1/support/campaigns", json=body)
+
+
+BUILDERS[("GET", "/api/v1/support/campaigns/{campaign_id}")] = record(
+    "GET", "/api/v1/support/campaigns/{}", "campA"
+)
+BUILDERS[("GET", "/api/v1/support/rate")] = figures("/api/v1/support/rate")
+RESPONSIBLE = "/api/v1/dropout/students/{}/responsible"
+BUILDERS[("GET", RESPONSIBLE.format("{student_id}"))] = record("GET", RESPONSIBLE, "sMain")
+BUILDERS[("PUT", RESPONSIBLE.format("{student_id}"))] = record(
+    "PUT", RESPONSIBLE, "sMain", body={"persons": [{"role": "head_teacher", "name": "王老师"}]}
+)
+BUILDERS[("POST", "/api/v1/dropout/students/{student_id}/responsibility-letters")] = record(
+    "POST",
+    "/api/v1/dropout/students/{}/responsibility-letters",
+    "sMain",
+    body={"role": "principal", "signer_name": "刘校长", "signed_on": TODAY.isoformat()},
+)
+
+
+@op("PUT", "/api/v1/dropout/responsible-defaults")
+async def _responsible_default(s: Setting, role: str, inside: bool) -> Call:
+    body = {"unit_code": county(s, inside).primary, "role": "principal", "name": "刘校长"}
+    return Call("PUT", "/api/v1/dropout/responsible-defaults", json=body)
+
+
+LEGAL = "/api/v1/dropout/cases/{}/legal-steps"
+BUILDERS[("GET", LEGAL.format("{case_id}"))] = record("GET", LEGAL, "cLegal")
+BUILDERS[("POST", LEGAL.format("{case_id}"))] = record(
+    "POST", LEGAL, "cLegal", body={"kind": "notice", "guardian_name": "张大山"}
+)
+
+
+@op("GET", "/api/v1/dropout/cases/{case_id}/legal-steps/{step_id}/notice")
+async def _notice(s: Setting, role: str, inside: bool) -> Call:
+    c = county(s, inside)
+    return Call("GET", f"{LEGAL.format(rid(c, 'cLegal'))}/{rid(c, 'nLegal')}/notice")

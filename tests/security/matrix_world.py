@@ -207,7 +207,7 @@ async def registry(s: Setting, c: County, *, first: bool) -> None:
         _household(s, c, "hPatch", c.v0),
         _household(s, c, "hSib", w.villages[2]),
     )
-    keys = ["sFree"]
+    keys = ["sFree", "sGrad", "sLegal"]
     disabled = ["sHT", "sPl0"]
     if first:
         keys += [
@@ -218,6 +218,7 @@ async def registry(s: Setting, c: County, *, first: bool) -> None:
             "sT2",
             *(f"sEnroll{i}" for i in range(3)),
             *(f"sCaseFree{i}" for i in range(3)),
+            *(f"sPair{i}" for i in range(len(m.STAFF))),
         ]
         disabled += ["sPP", "sPl1", "sPl2"]
     jobs = (
@@ -233,6 +234,9 @@ async def registry(s: Setting, c: County, *, first: bool) -> None:
         await _household(s, c, "hV1", w.villages[1])
         jobs.append(_student(s, c, "sV1", household="hV1", boarding=True))
     await asyncio.gather(*jobs)
+    # A graduate of this year, not gone on: on the county's progression list.
+    await c.users["county"].ok("POST", f"/api/v1/students/{c.rec['sGrad']['id']}/enrollment-changes", 201,
+                               json={"kind": "graduate", "effective_date": TODAY.isoformat()})
     for key in ("hMain", "hPatch", "hSib", "hV1") if first else ("hMain", "hPatch", "hSib"):
         hh = c.rec[key]
         schools = frozenset(
@@ -356,6 +360,28 @@ async def subsidy(s: Setting, c: County, *, first: bool) -> None:
         for role, o in zip(roles, objections, strict=True):
             s.pools[("resolve", role)] = o["id"]
     c.rec["objection"] = objections[0]["id"]
+    await aid_and_loan(s, c)
+
+
+async def aid_and_loan(s: Setting, c: County) -> None:
+    """sMain's aid received elsewhere (a scholarship: no batch here is of that kind) and its loan."""
+    county, main = c.users["county"], c.rec["sMain"]
+    c.rec["aidMain"], c.rec["loanMain"] = await asyncio.gather(
+        county.ok("POST", "/api/v1/subsidy/aid-elsewhere", 201, json=aid_body(main["id"])),
+        county.ok("POST", "/api/v1/subsidy/loans", 201, json=loan_body(main["id"])),
+    )
+    for key in ("aidMain", "loanMain"):
+        s.places[c.rec[key]["id"]] = s.places[main["id"]]
+
+
+def aid_body(student_id: str) -> dict:
+    return {"student_id": student_id, "payer": {"name": "邻省某县", "code": "520502"},
+            "policy_kind": "scholarship", "semester": PAST, "amount_fen": 50000}  # fmt: skip
+
+
+def loan_body(student_id: str) -> dict:
+    return {"student_id": student_id, "loan_kind": "origin_credit", "year": TODAY.year, "amount_fen": 800000,
+            "lender": "国家开发银行", "contract_number": f"MX{secrets.token_hex(5)}"}  # fmt: skip
 
 
 async def dropout(s: Setting, c: County, *, first: bool) -> None:
@@ -404,6 +430,37 @@ async def dropout(s: Setting, c: County, *, first: bool) -> None:
     )
     results = await asyncio.gather(*jobs)
     c.rec["vCheck"] = results[-1]
+
+
+# A JPEG by its bytes (services.dropout.evidence sniffs the magic number), nothing else in it.
+EVIDENCE_JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 64 + b"\xff\xd9"
+
+
+def outside_roster_csv(s: Setting, c: County) -> bytes:
+    """A public-security roster naming sMain (on a roll): nothing to open, findings of who it lacks."""
+    main = c.rec["sMain"]
+    return f"姓名,身份证号,村代码\n{main['name']},{s.id_of[main['id']]},{c.v0}\n".encode()
+
+
+async def outside_and_evidence(s: Setting, c: County) -> None:
+    """An outside roster (联控联保) of the county, compared; an evidence file of sMain (佐证材料)."""
+    county = c.users["county"]
+    form = {"source": "public_security", "as_of": TODAY.isoformat()}
+    roster, evidence = await asyncio.gather(
+        county.ok("POST", "/api/v1/dropout/rosters", 202, data=form,
+                  files={"file": ("roster.csv", outside_roster_csv(s, c), "text/csv")}),
+        county.ok("POST", "/api/v1/evidence", 201, data={"kind": "photo", "student_id": c.rec["sMain"]["id"]},
+                  files={"file": ("visit.jpg", EVIDENCE_JPEG, "image/jpeg")}),
+    )  # fmt: skip
+    c.rec["evMain"] = evidence
+
+    async def done():
+        got = await county.ok("GET", f"/api/v1/dropout/rosters/{roster['id']}")
+        return got if got["status"] in ("done", "failed") else None
+
+    c.rec["roster"] = await eventually(done, timeout=30)
+    assert c.rec["roster"]["status"] == "done", c.rec["roster"]
+    s.places[roster["id"]] = Place(c.code)
 
 
 async def dropout_tasks(s: Setting) -> None:
@@ -599,6 +656,13 @@ async def siblings(s: Setting) -> None:
         ),
     )
     s.places[job["id"]] = Place(w.code)
+    sib = a.rec["sSib"]["id"]
+    aid_sib, loan_sib = await asyncio.gather(
+        county.ok("POST", "/api/v1/subsidy/aid-elsewhere", 201, json=aid_body(sib)),
+        county.ok("POST", "/api/v1/subsidy/loans", 201, json=loan_body(sib)),
+    )
+    for record in (aid_sib, loan_sib):
+        s.places[record["id"]] = s.places[sib]
     s.sibling = Sibling(
         w,
         a.users,
@@ -612,6 +676,8 @@ async def siblings(s: Setting) -> None:
             "vCheck": check,
             "pRead": policy,
             "trRead": a.rec["trSib"],
+            "aidMain": aid_sib,
+            "loanMain": loan_sib,
         },
     )
     own = direct(s.admin)
@@ -646,8 +712,12 @@ async def build(admin: Api, stack: Any, db, codes: tuple[str, str, str]) -> Sett
         dropout(s, s.b, first=False),
         statistics(s, s.a, first=True),
         statistics(s, s.b, first=False),
+        outside_and_evidence(s, s.a),
+        outside_and_evidence(s, s.b),
     )
-    await asyncio.gather(dropout_tasks(s), siblings(s))
+    await asyncio.gather(
+        dropout_tasks(s), siblings(s), support(s, s.a, first=True), support(s, s.b, first=False)
+    )
     for c in (s.a, s.b):
         w = c.world
         for sch in w.schools.values():
@@ -659,3 +729,28 @@ async def build(admin: Api, stack: Any, db, codes: tuple[str, str, str]) -> Sett
             s.places[user.username] = Place(area, c.primary if role == m.SCHOOL else None)
     s.b_tokens = s.b_ids()
     return s
+
+
+async def support(s: Setting, c: County, *, first: bool) -> None:
+    """A pairing of sMain, a visit month of the first village, a case whose persuasion failed (sLegal)
+    with a notice to the guardian."""
+    county = c.users["county"]
+    helper = {"name": name3(), "phone": "13800000000"}
+    c.rec["pPair"], c.rec["campA"], case = await asyncio.gather(
+        county.ok(
+            "POST",
+            "/api/v1/support/pairings",
+            201,
+            json={"student_id": c.rec["sMain"]["id"], "helper": helper},
+        ),
+        county.ok("POST", "/api/v1/support/campaigns", 201, json={"area_code": c.v0, "month": "2025-12"}),
+        county.ok("POST", "/api/v1/dropout/cases", 201, json={"student_id": c.rec["sLegal"]["id"]}),
+    )
+    path = f"/api/v1/dropout/cases/{case['id']}"
+    await c.users["school"].ok(
+        "POST", f"{path}/actions", 201, json={"kind": "persuasion", "outcome": "failed"}
+    )
+    c.rec["cLegal"] = case
+    c.rec["nLegal"] = await county.ok(
+        "POST", f"{path}/legal-steps", 201, json={"kind": "notice", "guardian_name": name3()}
+    )

@@ -29,7 +29,12 @@ from tests.helpers import World
 EXPECTED = {
     "registry": {"student", "enrollment_change", "household", "school", "area", "import_job", "transfer_request"},
     "subsidy": {"student", "batch", "disbursement", "batch_step", "exclusion", "objection", "notice_ack"},
-    "dropout": {"student", "absence", "task", "dropout_case", "case_action", "placement", "verification"},
+    "dropout": {
+        "student", "absence", "task", "dropout_case", "case_action", "placement", "verification",
+        "outside_roster", "outside_finding", "evidence",
+        "pairing", "support_record", "support_campaign", "responsible_person", "responsibility_letter",
+        "legal_step",
+    },
     "statistics": {"student_fact", "payment_fact", "case_fact", "household_fact", "verification"},
 }
 # Values the CHECK constraints accept.
@@ -41,7 +46,14 @@ OVERRIDES = {
 # Rows that copy their student's codes (a trigger) need a real student of the county.
 FOLLOWERS = {
     ("dropout", t, "student_id"): ("dropout", "student", "id")
-    for t in ("dropout_case", "placement", "home_teaching_session")
+    for t in (
+        "dropout_case",
+        "placement",
+        "home_teaching_session",
+        "pairing",
+        "responsible_person",
+        "responsibility_letter",
+    )
 }
 PARENT = re.compile(r"FROM (\w+)\.(\w+) p WHERE \(p\.(\w+) = \w+\.(\w+)\)")
 

@@ -238,3 +238,21 @@ class TestRegenerate:
         assert (await events(db, "edu.subsidy.batch.cancelled", batch["id"]))[0]["data"][
             "note"
         ] == "政策代码选错"
+
+
+class TestSpecialEducation:
+    async def test_special_school_pupils_of_grades_1_to_9_are_compulsory_stage(self, world: World, db):
+        u = world.users
+        special = await world.school("51", world.townships[0], ["special"], "特殊教育学校")
+        world.schools["special"] = special
+        pupils = {}
+        for grade in (4, 8, 10):
+            body = world.student_body("primary", grade=min(grade, 6), groups=["orphan"])
+            body["enrollment"].update(school_code=special["code"], stage="special", grade=grade)
+            pupils[grade] = await u["county"].ok("POST", "/api/v1/students", 201, json=body)
+        await world_projected(db, world, *pupils.values())
+        policy = await make_policy(u["county"], stages=["primary"], boarding_only=False)
+        batch = await make_batch(u["county"], world, policy, semester=CURRENT, school="special")
+        assert [x["student_id"] for x in batch["lines"]] == [pupils[4]["id"]]
+        reasons = {e["student_id"]: e["reason"] for e in batch["excluded"]}
+        assert reasons == {pupils[8]["id"]: "stage", pupils[10]["id"]: "stage"}

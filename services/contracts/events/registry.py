@@ -45,19 +45,27 @@ class StudentData(Facts):
     class_name: str | None = None
     boarding: bool = False
     status: str
+    compulsory: bool | None = Field(
+        default=None,
+        description="vocabulary.compulsory_stage(stage, grade) when written (special grades 1-9 count); "
+        "absent on older events: consumers apply the rule to stage and grade themselves",
+    )
 
 
 class EnrollmentChangeData(Facts):
     id: str
     kind: str = Field(
-        description="transfer, suspend, defer, home_teaching, out_of_county, graduate, drop_out, "
-        "return, deceased"
+        description="enroll (升学: a graduate's next stage, at a school of any county), transfer, suspend, "
+        "defer, home_teaching, out_of_county, graduate, drop_out, return, deceased"
     )
     effective_date: str
     from_status: str | None = None
     to_status: str
     from_school_code: str | None = None
     to_school_code: str | None = None
+    from_area_code: str | None = Field(default=None, description="The area of the school left")
+    to_area_code: str | None = Field(default=None, description="The area of the school led to")
+    from_stage: str | None = Field(default=None, description="The stage before (the student's is after)")
     details: dict = Field(default_factory=dict)
     reason: str | None = None
     actor: str | None = None

@@ -91,6 +91,46 @@ class NoticeAckData(Facts):
     role: str | None = None
 
 
+class AidElsewhereData(Facts):
+    """Aid paid for one of our children by another county or province (区域外): the child is covered."""
+
+    id: str
+    student_id: str
+    household_id: str | None = None
+    area_code: str = Field(description="Where the child is on the roll here")
+    school_code: str | None = None
+    village_code: str | None = None
+    stage: str | None = None
+    payer_name: str = Field(description="The county or province that paid")
+    payer_code: str | None = None
+    policy_kind: str
+    semester: str
+    amount_fen: int
+    letter_status: str = Field(default="not_sent", description="not_sent, sent, answered, overdue (公函)")
+    letter_sent_on: str | None = None
+    letter_due_on: str | None = None
+    letter_answered_on: str | None = None
+
+
+class LoanData(Facts):
+    """A student loan for higher education (国家助学贷款 / 生源地信用助学贷款)."""
+
+    id: str
+    student_id: str
+    household_id: str | None = None
+    area_code: str
+    school_code: str | None = None
+    village_code: str | None = None
+    stage: str | None = None
+    categories: list[str] = Field(default_factory=list)
+    loan_kind: str = Field(description="national (国家助学贷款) or origin_credit (生源地信用助学贷款)")
+    year: int
+    amount_fen: int
+    lender: str
+    contract_number: str | None = None
+    repayment_status: str = Field(description="in_school, grace, repaying, repaid, overdue")
+
+
 EVENTS = [
     ("edu.subsidy.policy.created", "A subsidy policy was created", PolicyData),
     ("edu.subsidy.policy.updated", "A policy not yet used was changed in place", PolicyData),
@@ -109,4 +149,16 @@ EVENTS = [
     ("edu.subsidy.objection.raised", "An objection was raised during public notice", ObjectionData),
     ("edu.subsidy.objection.resolved", "An objection was upheld or dismissed", ObjectionData),
     ("edu.subsidy.notice.acknowledged", "A parent acknowledged a notice (告知书)", NoticeAckData),
+    (
+        "edu.subsidy.aid_elsewhere.recorded",
+        "Aid paid for our child by another county or province was recorded (the child is covered)",
+        AidElsewhereData,
+    ),
+    (
+        "edu.subsidy.aid_elsewhere.updated",
+        "A record of aid elsewhere changed (its follow-up letter, evidence)",
+        AidElsewhereData,
+    ),
+    ("edu.subsidy.loan.recorded", "A student loan was recorded", LoanData),
+    ("edu.subsidy.loan.updated", "A student loan's repayment status changed", LoanData),
 ]

@@ -4,27 +4,31 @@ A move into a school of another county is only a request until that county accep
 (services.registry.transfers): no county is made to enroll, and pay, a child it never accepted.
 """
 
+import uuid
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import exists, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.contracts import calendar
 from services.kit.auth import Principal, Role
-from services.kit.errors import Conflict, Forbidden, Invalid
-from services.kit.rls import as_system, flush_as_system
+from services.kit.errors import Conflict, Forbidden, Invalid, NotFound
+from services.kit.rls import as_system, flush_as_system, within
 from services.registry.db import now
 from services.registry.schools.models import School
 from services.registry.students.models import EnrollmentChange, Student
 from services.registry.students.schemas import EnrollmentChangeCreate
-from services.registry.students.service import WRITERS, emit_student
+from services.registry.students.service import WRITERS, emit_student, visible_to
 from services.registry.transfers.models import TransferRequest
 from services.registry.transfers.requests import request_transfer
 
 ACTIVE = {"enrolled", "home_taught"}
 AWAY = {"suspended", "deferred", "dropped_out", "out_of_county", "transferred_out", "home_taught"}
+# A child at no school: a graduate (升学 opens its next stage) or one who left its school.
+NO_SCHOOL = {"graduated", "dropped_out", "transferred_out"}
 # kind → (statuses it may start from, the status it leads to)
 TRANSITIONS: dict[str, tuple[set[str], str]] = {
+    "enroll": (NO_SCHOOL, "enrolled"),
     "transfer": (ACTIVE | {"suspended", "deferred", "out_of_county"}, "enrolled"),
     "suspend": (ACTIVE, "suspended"),
     "defer": (ACTIVE, "deferred"),
@@ -79,6 +83,8 @@ async def check_change(
         raise Invalid(
             ["details"], "Say where the student studies (province, county or school_name)", code="missing"
         )
+    if data.kind == "enroll":
+        return await _check_enroll(session, principal, student=student, data=data)
     if not (data.kind == "transfer" or (data.kind == "return" and d.school_code)):
         return None
     if data.kind == "transfer" and not d.school_code:
@@ -94,6 +100,29 @@ async def check_change(
     return school
 
 
+async def _check_enroll(
+    session: AsyncSession, principal: Principal, *, student: Student, data: EnrollmentChangeCreate
+) -> School:
+    """Refuse an enroll (升学) without its school, stage and grade, or dated before the last step."""
+    d = data.details
+    for key in ("school_code", "stage", "grade"):
+        if getattr(d, key) is None:
+            raise Invalid(["details", key], f"An enroll needs the {key.replace('_', ' ')}", code="missing")
+    last = (
+        await session.execute(
+            select(func.max(EnrollmentChange.effective_date)).where(
+                EnrollmentChange.student_id == student.id, EnrollmentChange.from_status.is_not(None)
+            )
+        )
+    ).scalar_one_or_none()
+    if last is not None and data.effective_date < last:
+        raise Invalid(["effective_date"], f"effective_date is before the student's last change ({last})")
+    school = await _target_school(session, principal, d.school_code)
+    if d.stage.value not in school.stages:
+        raise Invalid(["details", "stage"], f"School {school.code} does not offer {d.stage.value}")
+    return school
+
+
 async def change_enrollment(
     session: AsyncSession, principal: Principal, *, student: Student, data: EnrollmentChangeCreate
 ) -> EnrollmentChange | TransferRequest:
@@ -102,7 +131,9 @@ async def change_enrollment(
     if principal.role not in WRITERS:
         raise Forbidden("Only county, school and admin users change enrollment")
     school = await check_change(session, principal, student=student, data=data)
-    if school is not None and not in_callers_county(principal, school):
+    # A child at no school leaves none: its next stage opens in any county without a request (the
+    # receiving county then sees it; the sending county keeps the history, see models.EnrollmentChange).
+    if school is not None and data.kind != "enroll" and not in_callers_county(principal, school):
         return await request_transfer(session, principal, student=student, data=data, school=school)
     return await apply_change(session, actor=principal.username, student=student, data=data, school=school)
 
@@ -115,9 +146,12 @@ async def apply_change(
     _, to_status = TRANSITIONS[data.kind]
     d = data.details
     from_school, from_status = student.school_code, student.status
+    from_area, from_stage = student.area_code, student.stage
     if school is not None:
         stage = d.stage.value if d.stage else student.stage
         student.school_code, student.area_code, student.stage = school.code, school.area_code, stage
+    if data.kind == "enroll":  # a new stage: a new class; boarding only as told
+        student.class_name, student.boarding = None, False
     for key in ("grade", "class_name", "boarding"):
         if getattr(d, key) is not None:
             setattr(student, key, getattr(d, key))
@@ -132,6 +166,10 @@ async def apply_change(
         to_status=to_status,
         from_school_code=from_school,
         to_school_code=student.school_code,
+        from_area_code=from_area,
+        to_area_code=student.area_code,
+        village_code=student.village_code,
+        from_stage=from_stage,
         stage=student.stage,
         grade=student.grade,
         details=d.model_dump(mode="json", exclude_none=True) | (extra or {}),
@@ -157,6 +195,9 @@ async def apply_change(
             "to_status": to_status,
             "from_school_code": from_school,
             "to_school_code": student.school_code,
+            "from_area_code": from_area,
+            "to_area_code": student.area_code,
+            "from_stage": from_stage,
             "details": change.details,
             "reason": change.reason,
             "actor": change.actor,
@@ -165,5 +206,26 @@ async def apply_change(
     return change
 
 
-def history_query(student: Student):
-    return select(EnrollmentChange).where(EnrollmentChange.student_id == student.id)
+def changes_visible_to(principal: Principal):
+    """Changes the caller may read: of a student it sees, or touching its own place (the history a
+    county keeps of a graduate who went on elsewhere: the steps at its schools, or of its villages)."""
+    c = EnrollmentChange
+    student_visible = exists().where(Student.id == c.student_id, visible_to(principal))
+    if principal.role is Role.school:
+        own = or_(c.from_school_code == principal.school_code, c.to_school_code == principal.school_code)
+    elif principal.role is Role.village:
+        own = within(c.village_code, principal.area_code)
+    else:
+        area = principal.area_code
+        own = or_(within(c.from_area_code, area), within(c.to_area_code, area), within(c.village_code, area))
+    return or_(student_visible, own)
+
+
+async def history_query(session: AsyncSession, principal: Principal, student_id: uuid.UUID):
+    """The caller's part of a student's history; 404 when it has none (never had the student)."""
+    stmt = select(EnrollmentChange).where(
+        EnrollmentChange.student_id == student_id, changes_visible_to(principal)
+    )
+    if (await session.execute(stmt.limit(1))).first() is None:
+        raise NotFound("No such student")
+    return stmt

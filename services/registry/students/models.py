@@ -1,7 +1,7 @@
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Column, LargeBinary, String
+from sqlalchemy import Column, Index, LargeBinary, String
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field
 
@@ -43,9 +43,15 @@ class Student(RegistryModel, table=True):
 
 
 class EnrollmentChange(RegistryModel, table=True):
-    """One step of a student's enrollment history (registration included), with who and when."""
+    """One step of a student's enrollment history (registration included), with who and when.
+
+    A change carries its own places (the areas of the schools it leaves and leads to, the student's
+    village): the wall admits it where the student is visible or where it touched the caller's area,
+    so a county keeps the history of a graduate who went on to another county's school.
+    """
 
     __tablename__ = "enrollment_change"
+    __table_args__ = (Index("ix_enrollment_change_kind_effective_date", "kind", "effective_date"),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     student_id: uuid.UUID = Field(foreign_key="registry.student.id", index=True)
@@ -55,6 +61,10 @@ class EnrollmentChange(RegistryModel, table=True):
     to_status: str = Field(max_length=20)
     from_school_code: str | None = Field(default=None, max_length=10)
     to_school_code: str | None = Field(default=None, max_length=10)
+    from_area_code: str | None = Field(default=None, max_length=12)
+    to_area_code: str | None = Field(default=None, max_length=12)
+    village_code: str | None = Field(default=None, max_length=12)
+    from_stage: str | None = Field(default=None, max_length=20)
     stage: str | None = Field(default=None, max_length=20)
     grade: int | None = None
     details: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))

@@ -161,6 +161,15 @@ CHANGE_EXAMPLES = {
         }
     },
     "suspend": {"value": {"kind": "suspend", "effective_date": "2026-10-08", "reason": "病休"}},
+    "graduate": {"value": {"kind": "graduate", "effective_date": "2026-07-01"}},
+    "enroll": {
+        "summary": "升学: a graduate opens its next stage at a school of any county",
+        "value": {
+            "kind": "enroll",
+            "effective_date": "2026-09-01",
+            "details": {"school_code": "3461000789", "stage": "senior", "grade": 10, "boarding": True},
+        },
+    },
 }
 
 
@@ -182,7 +191,7 @@ async def create_enrollment_change(
     principal: CurrentPrincipal,
     data: Annotated[EnrollmentChangeCreate, Body(openapi_examples=CHANGE_EXAMPLES)],
 ):
-    """Transfer, suspend, defer, home-teach, out-of-county, graduate, drop out, return or deceased."""
+    """Transfer, suspend, defer, home-teach, out-of-county, graduate, enroll (升学), drop out, return, die."""
     done = await enrollment.change_enrollment(session, principal, student=student, data=data)
     if isinstance(done, TransferRequest):
         (public,) = await transfers.to_public(session, [done])
@@ -195,15 +204,24 @@ async def create_enrollment_change(
     "/{student_id}/history",
     response_model=Page[EnrollmentChangePublic],
     summary="A student's enrollment history",
+    description="Every enrollment step of the student the caller sees, oldest first: registration, "
+    "transfers, graduation, 升学 (`enroll` after `graduate`) into a school of any county. Where the "
+    "student is now visible to the caller, the whole path; otherwise the steps that touched the caller's "
+    "area, school or village (a county keeps the history of its graduate who went on to another county's "
+    "school, while the student itself is then that county's). 404 when the caller never had the student.",
     responses=problems(404),
 )
 async def enrollment_history(
-    student: StudentInScope, session: SessionDep, limit: Limit = 50, cursor: Cursor = None
+    student_id: uuid.UUID,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ):
-    """Every enrollment step of the student, oldest first, with who and when."""
+    """Every enrollment step of the student the caller had, oldest first, with who and when."""
     return await paginate(
         session,
-        enrollment.history_query(student),
+        await enrollment.history_query(session, principal, student_id),
         order_by=[EnrollmentChange.created_at, EnrollmentChange.id],
         limit=limit,
         cursor=cursor,

@@ -109,7 +109,9 @@ class StudentUpdate(InputModel):
     version: int | None = None
 
 
+# The words of contracts.vocabulary.ChangeKind (`enroll`: registration, or 升学 after `graduate`).
 ChangeKind = Literal[
+    "enroll",
     "transfer",
     "suspend",
     "defer",
@@ -124,10 +126,10 @@ ChangeKind = Literal[
 
 class ChangeDetails(InputModel):
     school_code: str | None = Field(
-        default=None, pattern=r"^[0-9]{10}$", description="transfer/return: the school"
+        default=None, pattern=r"^[0-9]{10}$", description="transfer/return/enroll: the school"
     )
-    stage: Stage | None = None
-    grade: int | None = Field(default=None, ge=1, le=12)
+    stage: Stage | None = Field(default=None, description="enroll (required): the next stage")
+    grade: int | None = Field(default=None, ge=1, le=12, description="enroll (required): its grade")
     class_name: str | None = Field(default=None, max_length=50)
     boarding: bool | None = None
     province: str | None = Field(default=None, max_length=50, description="out_of_county: where (省)")
@@ -151,7 +153,10 @@ class EnrollmentChangePublic(OutputModel):
     to_status: str
     from_school_code: str | None
     to_school_code: str | None
-    stage: str | None
+    from_area_code: str | None = Field(default=None, description="The area of the school it leaves")
+    to_area_code: str | None = Field(default=None, description="The area of the school it leads to")
+    from_stage: str | None = Field(default=None, description="The stage before the change")
+    stage: str | None = Field(description="The stage after the change")
     grade: int | None
     details: dict
     reason: str | None

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.contracts import calendar
+from services.contracts.vocabulary import compulsory_stage
 from services.kit.auth import Principal, Role
 from services.kit.crypto import id_cipher, id_numbers_in, mask_id_number, mask_student_number
 from services.kit.errors import Conflict, Forbidden, Invalid, NotFound
@@ -107,6 +108,8 @@ async def enroll(session: AsyncSession, principal: Principal, *, data: StudentCr
             effective_date=calendar.today(),
             to_status=student.status,
             to_school_code=student.school_code,
+            to_area_code=student.area_code,
+            village_code=student.village_code,
             stage=student.stage,
             grade=student.grade,
             actor=principal.username,
@@ -307,6 +310,7 @@ def student_data(student: Student) -> dict:
         "class_name": student.class_name,
         "boarding": student.boarding,
         "status": student.status,
+        "compulsory": compulsory_stage(student.stage, student.grade),
     }
 
 

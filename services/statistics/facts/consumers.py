@@ -10,13 +10,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.contracts.calendar import Semester, local_date
 from services.contracts.events import Event
+from services.contracts.vocabulary import compulsory_stage
 from services.statistics.facts.models import (
+    AidElsewhereFact,
     ArrivalFact,
     CaseFact,
     CheckFact,
     EnrollmentSpan,
     HeldEvent,
     HouseholdFact,
+    LoanFact,
     PaymentFact,
     PlacementFact,
     StudentFact,
@@ -89,6 +92,17 @@ async def held_if_locked(session: AsyncSession, event: Event, year: int) -> bool
     return True
 
 
+SPAN_FIELDS = (
+    "area_code", "school_code", "village_code", "stage", "grade", "compulsory", "status", "categories",
+)
+
+
+def _compulsory(d) -> bool:
+    """The producer's flag when it sent one; else the contracts rule (older events carry none)."""
+    flag = getattr(d, "compulsory", None)
+    return bool(flag) if flag is not None else compulsory_stage(d.stage, d.grade)
+
+
 async def on_student(session: AsyncSession, event: Event) -> None:
     """Keep the student's current state and its enrollment spans."""
     d = event.data
@@ -105,6 +119,7 @@ async def on_student(session: AsyncSession, event: Event) -> None:
         "school_code": d.school_code,
         "stage": d.stage,
         "grade": d.grade,
+        "compulsory": _compulsory(d),
         "boarding": bool(d.boarding),
         "status": d.status,
         "categories": d.categories or [],
@@ -120,9 +135,7 @@ async def on_student(session: AsyncSession, event: Event) -> None:
     if not await _upsert(session, StudentFact, values, key=["student_id"], newer="version"):
         return
     on = _date(change.effective_date if change else None) or local_date(event.time)
-    span = {
-        k: values[k] for k in ("area_code", "school_code", "village_code", "stage", "status", "categories")
-    }
+    span = {k: values[k] for k in SPAN_FIELDS}
     t = EnrollmentSpan
     current = (
         await session.execute(
@@ -286,6 +299,66 @@ async def on_placement(session: AsyncSession, event: Event) -> None:
     )
 
 
+# No record is taken back today; a later `...cancelled` / `...withdrawn` event stops counting it.
+GONE = ("cancelled", "withdrawn")
+
+
+def _places(d) -> dict:
+    return {"area_code": d.area_code, "school_code": d.school_code, "village_code": d.village_code}
+
+
+async def on_loan(session: AsyncSession, event: Event) -> None:
+    """Keep a student loan (国家助学贷款 / 生源地信用助学贷款) for the loan figures."""
+    d = event.data
+    if await held_if_locked(session, event, d.year):
+        return
+    await _upsert(
+        session,
+        LoanFact,
+        {
+            "loan_id": uuid.UUID(d.id),
+            "student_id": uuid.UUID(d.student_id),
+            "year": d.year,
+            "amount_fen": d.amount_fen,
+            "lender": d.lender,
+            "loan_kind": d.loan_kind,
+            "repayment_status": d.repayment_status,
+            **_places(d),
+            "stage": d.stage,
+            "cancelled": event.type.rsplit(".", 1)[-1] in GONE,
+            "updated_at": event.time,
+        },
+        key=["loan_id"],
+        newer="updated_at",
+    )
+
+
+async def on_aid_elsewhere(session: AsyncSession, event: Event) -> None:
+    """Keep aid another county or province paid for our child (it counts as covered)."""
+    d = event.data
+    year = semester_year(d.semester)
+    if await held_if_locked(session, event, year):
+        return
+    await _upsert(
+        session,
+        AidElsewhereFact,
+        {
+            "record_id": uuid.UUID(d.id),
+            "student_id": uuid.UUID(d.student_id),
+            "semester": d.semester,
+            "year": year,
+            "policy_kind": d.policy_kind,
+            "amount_fen": d.amount_fen,
+            "payer": d.payer_name,
+            **_places(d),
+            "cancelled": event.type.rsplit(".", 1)[-1] in GONE,
+            "updated_at": event.time,
+        },
+        key=["record_id"],
+        newer="updated_at",
+    )
+
+
 HANDLERS = {
     "edu.registry.student.": on_student,
     "edu.registry.household.": on_household,
@@ -294,6 +367,8 @@ HANDLERS = {
     "edu.dropout.verification.created": on_check,
     "edu.dropout.verification.result_recorded": on_arrival,
     "edu.dropout.placement.recorded": on_placement,
+    "edu.subsidy.loan.": on_loan,
+    "edu.subsidy.aid_elsewhere.": on_aid_elsewhere,
 }
 
 
@@ -309,6 +384,8 @@ SUBJECTS = [
     "edu.registry.student.>",
     "edu.registry.household.>",
     "edu.subsidy.disbursement.>",
+    "edu.subsidy.loan.>",
+    "edu.subsidy.aid_elsewhere.>",
     "edu.dropout.case.>",
     "edu.dropout.verification.>",
     "edu.dropout.placement.>",
@@ -324,6 +401,8 @@ PROJECTIONS = [
     "check_fact",
     "arrival_fact",
     "placement_fact",
+    "loan_fact",
+    "aid_elsewhere_fact",
 ]
 
 

@@ -31,6 +31,7 @@ class StudentFact(StatisticsModel, table=True):
     school_code: str | None = Field(default=None, max_length=10, index=True)
     stage: str | None = Field(default=None, max_length=20)
     grade: int | None = None
+    compulsory: bool = Field(default=False, description="contracts.vocabulary.compulsory_stage(stage, grade)")
     boarding: bool = False
     status: str = Field(max_length=20)
     categories: list[str] = Field(default_factory=list, sa_column=_codes())
@@ -53,6 +54,8 @@ class EnrollmentSpan(StatisticsModel, table=True):
     school_code: str | None = Field(default=None, max_length=10)
     village_code: str | None = Field(default=None, max_length=12)
     stage: str | None = Field(default=None, max_length=20)
+    grade: int | None = None
+    compulsory: bool = Field(default=False, description="contracts.vocabulary.compulsory_stage(stage, grade)")
     status: str = Field(max_length=20)
     categories: list[str] = Field(default_factory=list, sa_column=_codes())
 
@@ -189,3 +192,42 @@ class CheckFact(StatisticsModel, table=True):
     school_code: str = Field(max_length=10)
     area_code: str = Field(max_length=12, index=True)
     expected: int
+
+
+class LoanFact(StatisticsModel, table=True):
+    """A student loan (国家助学贷款 / 生源地信用助学贷款) recorded by the subsidy service."""
+
+    __tablename__ = "loan_fact"
+
+    loan_id: uuid.UUID = Field(primary_key=True)
+    student_id: uuid.UUID = Field(index=True)
+    year: int = Field(index=True)
+    amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    lender: str | None = Field(default=None, max_length=100)
+    loan_kind: str | None = Field(default=None, max_length=30)
+    repayment_status: str | None = Field(default=None, max_length=20)
+    area_code: str | None = Field(default=None, max_length=12, index=True)
+    school_code: str | None = Field(default=None, max_length=10)
+    village_code: str | None = Field(default=None, max_length=12)
+    stage: str | None = Field(default=None, max_length=20)
+    cancelled: bool = False
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class AidElsewhereFact(StatisticsModel, table=True):
+    """Aid paid for one of our children by another county or province (区域外资助), by semester."""
+
+    __tablename__ = "aid_elsewhere_fact"
+
+    record_id: uuid.UUID = Field(primary_key=True)
+    student_id: uuid.UUID = Field(index=True)
+    semester: str = Field(max_length=12, index=True)
+    year: int
+    policy_kind: str | None = Field(default=None, max_length=20)
+    amount_fen: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    payer: str | None = Field(default=None, max_length=100)
+    area_code: str | None = Field(default=None, max_length=12, index=True)
+    school_code: str | None = Field(default=None, max_length=10)
+    village_code: str | None = Field(default=None, max_length=12)
+    cancelled: bool = False
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi.responses import Response
 
+from services.contracts.vocabulary import POLICY_KIND_NAMES, PolicyKind
 from services.kit.spreadsheet import safe_cell, write_xlsx
 
 METRICS = {
@@ -32,6 +33,19 @@ METRICS = {
     "children": "残疾儿童数",
     "enrollment_rate": "入学率",
     "count": "数量",
+    "compulsory": "义务教育阶段学生",
+    "paid_elsewhere": "区域外已助人数",
+    "numerator": "分子",
+    "denominator": "分母",
+    "rate": "比率",
+}
+# Parts of a figure that are one group of metrics (not a breakdown of items): one row each, then their
+# own breakdowns below them.
+GROUPS = {
+    "loans": "助学贷款",
+    "progression_junior_senior": "初升高比率",
+    "consolidation_cohort": "巩固率",
+    "disabled_enrollment": "残疾儿童入学率",
 }
 DIMENSIONS = {
     "by_stage": "学段",
@@ -41,6 +55,7 @@ DIMENSIONS = {
     "by_reason": "未到原因",
     "by_reason_group": "辍学原因",
     "by_placement": "安置方式",
+    "by_lender": "贷款机构",
 }
 VALUES = {
     "preschool": "学前",
@@ -61,13 +76,14 @@ VALUES = {
     "grant": "助学金",
     "living_allowance": "生活补助",
     "waiver": "免学费/免费教科书",
+    "entry_grant": POLICY_KIND_NAMES[PolicyKind.entry_grant],
     "special_school": "特殊教育学校",
     "regular_class": "随班就读",
     "home_teaching": "送教上门",
     "deferred": "缓学",
     "exempt": "免学",
 }
-SKIP = {"area_code", "school_code", "year", "semester", "locked"}
+SKIP = {"area_code", "school_code", "year", "semester", "locked", "as_of"}
 # What a bare number under a breakdown counts, e.g. by_stage: {"primary": 3} counts students.
 LEAF_METRIC = {
     "by_stage": "students",
@@ -75,6 +91,7 @@ LEAF_METRIC = {
     "by_reason": "not_arrived",
     "by_reason_group": "cases_opened",
     "by_placement": "children",
+    "by_lender": "count",
 }
 
 
@@ -88,6 +105,9 @@ def flatten(payload: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
             rows.append(("/".join(dims) or "合计", "/".join(items) or "合计", metrics))
         for key, sub in node.items():
             if not isinstance(sub, dict) or key in SKIP:
+                continue
+            if key in GROUPS:
+                walk(sub, [*dims, GROUPS[key]], [*items, "合计"])
                 continue
             dim = DIMENSIONS.get(key, key)
             for item, value in sub.items():

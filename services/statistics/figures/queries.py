@@ -17,10 +17,10 @@ from services.statistics.facts.models import (
     PlacementFact,
     StudentFact,
 )
+from services.statistics.figures import path
 from services.statistics.scope import FigureScope
 
 COUNTED = ("enrolled", "home_taught")
-COMPULSORY = ("primary", "junior")
 IN_SCHOOL = ("enrolled", "home_taught", "out_of_county", "graduated", "suspended", "deferred")
 
 
@@ -91,17 +91,22 @@ async def subsidy(
         by["by_stage"].setdefault(stage, {**_money(0, 0, 0), "by_category": {}})["by_category"][category] = (
             _money(n, students, amount)
         )
-    return out | {k: dict(sorted(v.items())) for k, v in by.items()}
+    loan_year = year or (Semester.parse(semester).year if semester else None)
+    return out | {k: dict(sorted(v.items())) for k, v in by.items()} | {
+        "loans": await path.loans(session, scope, year=loan_year)
+    }
 
 
 def _enrolled_now(scope: FigureScope) -> Select:
     s = StudentFact
-    return select(s.student_id, s.stage, s.categories).where(s.status.in_(COUNTED), scope.where(s))
+    return select(s.student_id, s.stage, s.categories, s.compulsory).where(
+        s.status.in_(COUNTED), scope.where(s)
+    )
 
 
 def _enrolled_on(scope: FigureScope, on: date) -> Select:
     e = EnrollmentSpan
-    return select(e.student_id, e.stage, e.categories).where(
+    return select(e.student_id, e.stage, e.categories, e.compulsory).where(
         e.status.in_(COUNTED), scope.where(e), e.valid_from <= on, (e.valid_to.is_(None)) | (e.valid_to > on)
     )
 
@@ -109,7 +114,11 @@ def _enrolled_on(scope: FigureScope, on: date) -> Select:
 async def enrollment(session: AsyncSession, scope: FigureScope, *, semester: str | None) -> dict:
     """Students enrolled or home-taught, by stage and category (current, or on the semester's census day)."""
     base = (_enrolled_on(scope, census_date(semester)) if semester else _enrolled_now(scope)).subquery()
-    total = (await session.execute(select(func.count()).select_from(base))).scalar_one()
+    total, compulsory = (
+        await session.execute(
+            select(func.count(), func.count().filter(base.c.compulsory)).select_from(base)
+        )
+    ).one()
     by_stage = dict(
         (
             await session.execute(
@@ -123,30 +132,33 @@ async def enrollment(session: AsyncSession, scope: FigureScope, *, semester: str
     )
     return {
         "students": total,
+        "compulsory": compulsory,  # 义务教育阶段: primary, junior and special grades 1-9
         "by_stage": {k: v for k, v in by_stage.items() if k},
         "by_category": by_category,
     }
 
 
 async def coverage(session: AsyncSession, scope: FigureScope, *, semester: str) -> dict:
-    """Eligible (an aid category) enrolled students paid at least once this semester / eligible."""
+    """Eligible (an aid category) enrolled students covered this semester / eligible.
+
+    Covered: paid here at least once, or aid of the semester paid by another county or province
+    (区域外资助, `paid_elsewhere` counts those not also paid here); `unpaid` = not covered.
+    """
     eligible = _enrolled_now(scope).where(func.cardinality(StudentFact.categories) > 0).subquery()
     p = PaymentFact
-    paid = select(p.student_id).where(p.status == "paid", p.semester == semester).subquery()
-    n_eligible = (await session.execute(select(func.count()).select_from(eligible))).scalar_one()
-    n_paid = (
-        await session.execute(
-            select(func.count())
-            .select_from(eligible)
-            .where(eligible.c.student_id.in_(select(paid.c.student_id)))
-        )
-    ).scalar_one()
+    paid = select(p.student_id).where(p.status == "paid", p.semester == semester)
+    here = eligible.c.student_id.in_(paid)
+    elsewhere = eligible.c.student_id.in_(path.covered_elsewhere(semester))
+    counts = select(func.count(), func.count().filter(here), func.count().filter(elsewhere & ~here))
+    n_eligible, n_paid, n_elsewhere = (await session.execute(counts.select_from(eligible))).one()
+    covered = n_paid + n_elsewhere
     return {
         "semester": semester,
         "eligible": n_eligible,
         "paid": n_paid,
-        "unpaid": n_eligible - n_paid,
-        "coverage": round(n_paid / n_eligible, 4) if n_eligible else None,
+        "paid_elsewhere": n_elsewhere,
+        "unpaid": n_eligible - covered,
+        "coverage": round(covered / n_eligible, 4) if n_eligible else None,
     }
 
 
@@ -239,7 +251,7 @@ async def consolidation(session: AsyncSession, scope: FigureScope, *, year: int)
         select(e.student_id)
         .where(
             e.status.in_(COUNTED),
-            e.stage.in_(COMPULSORY),
+            e.compulsory.is_(True),  # contracts.vocabulary.compulsory_stage: special grades 1-9 too
             scope.where(e),
             e.valid_from <= start,
             (e.valid_to.is_(None)) | (e.valid_to > start),
@@ -280,4 +292,17 @@ async def disability(session: AsyncSession, scope: FigureScope, *, year: int) ->
         "children": children,
         "by_placement": rows,
         "enrollment_rate": round(placed / children, 4) if children else None,
+    }
+
+
+async def rates(session: AsyncSession, scope: FigureScope, *, year: int) -> dict:
+    """The year's rates as {numerator, denominator, rate} (API.md: Rates)."""
+    kept = await consolidation(session, scope, year=year)
+    placed = await disability(session, scope, year=year)
+    return {
+        "progression_junior_senior": await path.progression_junior_senior(session, scope, year=year),
+        "consolidation_cohort": path.ratio(kept["consolidation_kept"], kept["consolidation_base"]),
+        "disabled_enrollment": path.ratio(
+            sum(n for k, n in placed["by_placement"].items() if k in PLACED), placed["children"]
+        ),
     }

@@ -26,6 +26,38 @@ EXPORTABLE = {
 }
 
 
+def with_example(example: dict) -> dict:
+    """The export responses, with a JSON example of the figure."""
+    content = {"application/json": {"example": example}, **EXPORTABLE[200]["content"]}
+    return {**EXPORTABLE, 200: {"content": content}}
+
+
+SUBSIDY_EXAMPLE = {
+    "area_code": "610928",
+    "students": 1210,
+    "person_times": 2398,
+    "amount_fen": 149875000,
+    "households": 1033,
+    "by_stage": {"junior": {"students": 410, "person_times": 812, "amount_fen": 50750000, "by_category": {}}},
+    "by_semester": {"2019-spring": {"students": 1190, "person_times": 1199, "amount_fen": 74937500}},
+    "by_policy_kind": {"living_allowance": {"students": 1210, "person_times": 2398, "amount_fen": 149875000}},
+    "loans": {
+        "count": 2,
+        "amount_fen": 1600000,
+        "by_lender": {"国家开发银行": {"count": 2, "amount_fen": 1600000}},
+    },
+    "as_of": {"registry": 1204, "subsidy": 356},
+}
+RATES_EXAMPLE = {
+    "area_code": "610928",
+    "year": 2026,
+    "progression_junior_senior": {"numerator": 182, "denominator": 190, "rate": 0.9579},
+    "consolidation_cohort": {"numerator": 4105, "denominator": 4120, "rate": 0.9964},
+    "disabled_enrollment": {"numerator": 37, "denominator": 38, "rate": 0.9737},
+    "as_of": {"dropout": 88, "registry": 1204, "subsidy": 356},
+}
+
+
 def current_semester(today: date | None = None) -> str:
     """Return today's semester (the contracts' calendar: spring February–July, autumn August–January)."""
     return str(calendar.Semester.of(today or calendar.today()))
@@ -47,11 +79,17 @@ def _out(name: str, title: str, scope: FigureScope, payload: dict, fmt: str) -> 
     return payload if fmt == "json" else export(name, payload, fmt, title=title)
 
 
-@router.get("/subsidy", summary="Aid paid: persons, households, person-times, amounts", responses=EXPORTABLE)
+@router.get(
+    "/subsidy",
+    summary="Aid paid: persons, households, person-times, amounts; student loans",
+    responses=with_example(SUBSIDY_EXAMPLE),
+)
 async def subsidy_stats(
     session: SessionDep, scope: Scope, year: Year = None, semester: Semester = None, format: Format = "json"
 ) -> Any:
-    """Only paid disbursements count. Persons and households are distinct; person-times count payments."""
+    """Only paid disbursements count (imported history, kind `history`, too). Persons and households are
+    distinct; person-times count payments. `loans`: student loans recorded for the year (the semester's
+    year; every year when neither is given), by lender."""
     y = year or (year_of(semester) if semester else None)
 
     async def compute() -> dict:
@@ -86,7 +124,11 @@ async def enrollment_stats(
 async def coverage_stats(
     session: SessionDep, scope: Scope, semester: Semester = None, format: Format = "json"
 ) -> Any:
-    """Eligible enrolled students (any aid category) paid at least once this semester / eligible."""
+    """Eligible enrolled students (any aid category) covered this semester / eligible.
+
+    Covered: paid here at least once (`paid`), or aid of the semester recorded as paid by another county
+    or province (`paid_elsewhere`: those not also paid here). `unpaid`: eligible and not covered.
+    """
     payload = await queries.coverage(session, scope, semester=semester or current_semester())
     return _out("coverage", "资助覆盖率", scope, payload, format)
 
@@ -130,6 +172,27 @@ async def disability_stats(
 
     payload = await serve(session, scope, "disability", year=y, period="", compute=compute)
     return _out("disability", "残疾儿童", scope, payload, format)
+
+
+@router.get(
+    "/rates",
+    summary="Rates: 初升高 progression, consolidation (cohort), disabled children's enrollment",
+    responses=with_example(RATES_EXAMPLE),
+)
+async def rates_stats(session: SessionDep, scope: Scope, year: Year = None, format: Format = "json") -> Any:
+    """Each rate as `{"numerator", "denominator", "rate"}` (a fraction; null when nothing is counted).
+
+    `progression_junior_senior` (初升高): junior graduates of the year in the area ÷ … of them enrolled by
+    30 September at a senior or vocational school, in any county. The other rates API.md names
+    (dropout_compulsory, coverage, notice_acknowledged) are not computed yet.
+    """
+    y = year or calendar.today().year
+
+    async def compute() -> dict:
+        return await queries.rates(session, scope, year=y)
+
+    payload = await serve(session, scope, "rates", year=y, period="", compute=compute)
+    return _out("rates", "比率", scope, {"year": y, **payload}, format)
 
 
 __all__ = ["Response", "router"]

@@ -6,6 +6,8 @@ Temporary tables of the job's transaction:
   vu  registry students of the area whose ID the roster does not carry ("unclaimed");
   vp  the semester's paid disbursements (all areas: duplicates across counties), `here` = in the area;
   vf  likely matches of unmatched rows (by pinyin, computed in Python), vs name similarities.
+A child whose aid of the semester another county or province paid (aid_elsewhere_fact) is covered:
+never "unpaid eligible".
 Parameters by name (:v verification id, :area roster area, :sem semester, :ref 1 September of the
 school year, :census census day); `bind` turns them into asyncpg's $n.
 """
@@ -159,7 +161,9 @@ SELECT :v::uuid, 'unpaid_eligible', m.student_id, m.row_number, m.household_plat
 FROM vm m
 WHERE m.student_id IS NOT NULL AND m.s_status IN {ACTIVE}
   AND (cardinality(m.statuses) > 0 OR cardinality(m.s_categories) > 0)
-  AND NOT EXISTS (SELECT 1 FROM vp WHERE vp.student_id = m.student_id)"""
+  AND NOT EXISTS (SELECT 1 FROM vp WHERE vp.student_id = m.student_id)
+  AND NOT EXISTS (SELECT 1 FROM statistics.aid_elsewhere_fact a
+                  WHERE a.student_id = m.student_id AND a.semester = :sem::text AND NOT a.cancelled)"""
 
 PAYMENT = """'disbursement_id', p.disbursement_id, 'policy_code', p.policy_code, 'policy_kind', p.policy_kind,
     'amount_fen', p.amount_fen, 'school_code', p.school_code, 'semester', :sem::text"""

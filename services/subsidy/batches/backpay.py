@@ -1,15 +1,28 @@
-"""Back-payment (补发): a student who becomes eligible after the school's batch went up is proposed."""
+"""Back-payment (补发): a student owed aid for semesters whose batches went up without it is proposed.
+
+A household status that begins earlier than semesters already paid (registered poor since 1 March,
+entered in December) is owed for every semester it covers since it began, back to
+`NOL_BACKPAY_HORIZON_SEMESTERS` (default 4, the current one included): one `proposed` line per
+semester and policy, at that semester's policy revision, with the reason. The batches looked at are
+the semester's regular batches beyond draft at the student's school, and those that listed the
+student as excluded (the school it was at then). Eligibility is generation's `reason_of`, judged in
+that semester; facts a batch recorded then (excluded only for its category) stand for the past.
+"""
 
 import uuid
+from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.contracts.calendar import Semester
+from services.contracts.vocabulary import HOUSEHOLD_STATUS_NAMES
+from services.kit.settings import get_settings
+from services.subsidy.batches.categories import KIND_CATEGORY, categories_at, covers, has_category
 from services.subsidy.batches.generation import LIVE_INDEX, reason_of
-from services.subsidy.batches.models import Batch, Disbursement
-from services.subsidy.domain import AT_SCHOOL, current_semester, parse_semester
+from services.subsidy.batches.models import Batch, Disbursement, Exclusion
 from services.subsidy.events import emit_lines
 from services.subsidy.policies.models import Policy
 from services.subsidy.policies.service import policy_for_year
@@ -17,47 +30,115 @@ from services.subsidy.projection.models import StudentFact
 
 # A regular batch in one of these states no longer takes new students by regeneration.
 BEYOND_DRAFT = ("submitted", "approved", "paid", "rejected")
+# Reasons a batch recorded about the student then, which today's projection cannot judge again.
+PAST_FACTS = ("status", "stage", "boarding")
 
 
-async def is_eligible(session: AsyncSession, policy: Policy, student: StudentFact) -> bool:
-    """Whether the student passes the policy's rule (generation.reason_of: eligibility stated once)."""
-    reason = select(reason_of(policy)).where(StudentFact.student_id == student.student_id)
-    return (await session.execute(reason)).scalar_one_or_none() is None
+@dataclass(frozen=True)
+class DatedStatus:
+    kind: str
+    since: date
+    until: date | None = None
 
 
-async def propose_for(
-    session: AsyncSession, student_ids: list[uuid.UUID], *, today: date | None = None
-) -> int:
-    """Propose this semester's lines a student is now owed where the school's batch is already up."""
-    semester = current_semester(today)
-    year, _ = parse_semester(semester)
-    proposed = 0
+def horizon(today: date) -> list[Semester]:
+    """Return the semesters back-pay reaches on `today`, oldest first (the current one included)."""
+    semesters = [Semester.of(today)]
+    while len(semesters) < max(1, get_settings().backpay_horizon_semesters):
+        semesters.append(semesters[-1].previous())
+    return semesters[::-1]
+
+
+def _categories(statuses: list[DatedStatus], semester: Semester) -> set[str]:
+    return {
+        KIND_CATEGORY[s.kind]
+        for s in statuses
+        if s.kind in KIND_CATEGORY and covers(s.since, s.until, semester)
+    }
+
+
+def owed_semesters(before: list[DatedStatus], after: list[DatedStatus], today: date) -> dict[str, str]:
+    """Return semester → why, for each semester in the horizon the new statuses cover with a new category."""
+    owed = {}
+    for semester in horizon(today):
+        had = _categories(before, semester)
+        for s in after:
+            if (
+                s.kind in KIND_CATEGORY
+                and covers(s.since, s.until, semester)
+                and KIND_CATEGORY[s.kind] not in had
+            ):
+                name = HOUSEHOLD_STATUS_NAMES.get(s.kind, s.kind)
+                owed[str(semester)] = (
+                    f"household {s.kind} since {s.since.isoformat()}（{name}，自{s.since}起）"
+                )
+                break
+    return owed
+
+
+async def propose_for(session: AsyncSession, student_ids: list[uuid.UUID], *, owed: dict[str, str]) -> int:
+    """Propose, for each owed semester, the lines the students are owed where batches are already up."""
     students = (
         (await session.execute(select(StudentFact).where(StudentFact.student_id.in_(student_ids))))
         .scalars()
         .all()
     )
+    proposed = 0
     for student in students:
-        if student.status not in AT_SCHOOL or not student.school_code:
-            continue
-        batches = (
-            await session.execute(
-                select(Batch).where(
-                    Batch.school_code == student.school_code,
-                    Batch.semester == semester,
-                    Batch.kind == "regular",
-                    Batch.status.in_(BEYOND_DRAFT),
-                )
-            )
-        ).scalars()
-        for batch in batches.all():
-            policy = await policy_for_year(session, batch.policy_code, year)
-            if policy is not None and await is_eligible(session, policy, student):
-                proposed += await _propose(session, student, batch, policy)
+        for semester, why in owed.items():
+            for batch in await _batches(session, student, semester):
+                proposed += await _propose_if_owed(session, student, batch, why)
     return proposed
 
 
-async def _propose(session: AsyncSession, student: StudentFact, batch: Batch, policy: Policy) -> int:
+async def _batches(session: AsyncSession, student: StudentFact, semester: str) -> list[Batch]:
+    listed = select(Exclusion.batch_id).where(Exclusion.student_id == student.student_id)
+    stmt = select(Batch).where(
+        Batch.semester == semester,
+        Batch.kind == "regular",
+        Batch.status.in_(BEYOND_DRAFT),
+        or_(Batch.school_code == student.school_code, Batch.id.in_(listed)),
+    )
+    return list((await session.execute(stmt.order_by(Batch.created_at))).scalars().all())
+
+
+async def _propose_if_owed(session: AsyncSession, student: StudentFact, batch: Batch, why: str) -> int:
+    """Propose one line when the student is eligible for the batch's policy in its semester."""
+    policy = await policy_for_year(session, batch.policy_code, Semester.parse(batch.semester).year)
+    if policy is None:
+        return 0
+    excluded = (
+        await session.execute(
+            select(Exclusion.reason).where(
+                Exclusion.batch_id == batch.id, Exclusion.student_id == student.student_id
+            )
+        )
+    ).scalar_one_or_none()
+    if excluded == "objection":  # removed after an upheld objection: not proposed again
+        return 0
+    covered = has_category(batch.semester, policy.categories) if policy.categories else true()
+    reason, in_category, categories = (
+        await session.execute(
+            select(reason_of(policy, batch.semester), covered, categories_at(batch.semester)).where(
+                StudentFact.student_id == student.student_id
+            )
+        )
+    ).one()
+    owed = reason is None or (excluded == "category" and reason in PAST_FACTS and in_category)
+    if not owed:
+        return 0
+    return await _propose(session, student, batch, policy, categories=list(categories), why=why)
+
+
+async def _propose(
+    session: AsyncSession,
+    student: StudentFact,
+    batch: Batch,
+    policy: Policy,
+    *,
+    categories: list[str],
+    why: str,
+) -> int:
     table = Disbursement.__table__
     stmt = (
         insert(table)
@@ -74,13 +155,14 @@ async def _propose(session: AsyncSession, student: StudentFact, batch: Batch, po
             stage=student.stage,
             grade=student.grade,
             boarding=student.boarding,
-            categories=student.categories,
+            categories=categories,
             policy_code=policy.code,
             policy_id=policy.id,
             policy_kind=policy.kind,
             semester=batch.semester,
             amount_fen=policy.amount_fen,
             status="proposed",
+            reason=why[:500],
         )
         .on_conflict_do_nothing(
             index_elements=["student_id", "policy_code", "semester"], index_where=LIVE_INDEX

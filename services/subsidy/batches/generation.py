@@ -20,9 +20,12 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.contracts.vocabulary import ONE_OFF_POLICY_KINDS, Stage
 from services.kit.rls import as_system
+from services.subsidy.batches.categories import categories_at, has_category
 from services.subsidy.batches.models import Batch, Disbursement, Exclusion
 from services.subsidy.domain import AT_SCHOOL, REASONS
+from services.subsidy.elsewhere.models import AidElsewhere
 from services.subsidy.events import emit_lines
 from services.subsidy.policies.models import Policy
 from services.subsidy.projection.models import StudentFact
@@ -32,36 +35,72 @@ D = Disbursement.__table__.c
 LIVE = D.status != "cancelled"
 # Literal SQL: a bound parameter here defeats the partial index inference once plans turn generic.
 LIVE_INDEX = text("status <> 'cancelled'")
+ELSEWHERE = AidElsewhere.__table__.c
+SPECIAL_AS = {Stage.primary.value: (1, 6), Stage.junior.value: (7, 9)}
 
 
 def _array(values: list[str]):
     return cast(values, ARRAY(String(30)))
 
 
-def reason_of(policy: Policy) -> ColumnElement:
-    """SQL: the first rule of a policy revision a projected student fails, else NULL (eligible).
+def reason_of(policy: Policy, semester: str) -> ColumnElement:
+    """SQL: the first rule of a policy revision a projected student fails in a semester, else NULL.
 
     The one statement of eligibility: `eligible()` admits exactly the students this returns NULL
     for, so a student is either in the batch or excluded with the reason that kept it out.
+    Categories are the student's in that semester (batches.categories: dated household statuses).
     """
     whens = [
         (func.coalesce(S.status.not_in(AT_SCHOOL), true()), "status"),
-        (func.coalesce(S.stage.not_in(policy.stages), true()), "stage"),
+        (not_(func.coalesce(_stage_ok(policy), false())), "stage"),
     ]
     if policy.categories:
-        whens.append(
-            (not_(func.coalesce(S.categories.overlap(_array(policy.categories)), false())), "category")
-        )
+        whens.append((not_(func.coalesce(has_category(semester, policy.categories), false())), "category"))
     if policy.boarding_only:
         whens.append((func.coalesce(S.boarding, false()).is_(false()), "boarding"))
     if policy.non_boarders_only:
         whens.append((func.coalesce(S.boarding, false()).is_(true()), "boarding"))
+    if policy.kind in ONE_OFF_POLICY_KINDS:
+        whens.append((_one_off_paid(policy, semester), "already_paid"))
+    # Aid of the same kind and semester paid by another county or province covers the child (区域外).
+    elsewhere = select(ELSEWHERE.id).where(
+        ELSEWHERE.student_id == S.student_id,
+        ELSEWHERE.policy_kind == policy.kind,
+        ELSEWHERE.semester == semester,
+    )
+    whens.append((elsewhere.exists(), "paid_elsewhere"))
     return case(*whens, else_=None)
 
 
-def eligible(policy: Policy) -> list[ColumnElement]:
+def _stage_ok(policy: Policy) -> ColumnElement:
+    """SQL: the student's stage is the policy's; a special school's grades 1-9 are compulsory-stage
+    (vocabulary.compulsory_stage): grades 1-6 count as primary, 7-9 as junior."""
+    ok = S.stage.in_(policy.stages)
+    grades = [S.grade.between(*SPECIAL_AS[stage]) for stage in policy.stages if stage in SPECIAL_AS]
+    if grades and Stage.special not in policy.stages:
+        ok = or_(ok, and_(S.stage == Stage.special.value, or_(*grades)))
+    return ok
+
+
+def _one_off_paid(policy: Policy, semester: str) -> ColumnElement:
+    """SQL: a one-off aid (新生入学资助) of this kind was already given to the student for its stage."""
+    other = Disbursement.__table__.alias("one_off")
+    return (
+        select(other.c.id)
+        .where(
+            other.c.student_id == S.student_id,
+            other.c.policy_kind == policy.kind,
+            other.c.stage == S.stage,
+            other.c.status != "cancelled",
+            or_(other.c.semester != semester, other.c.policy_code != policy.code),
+        )
+        .exists()
+    )
+
+
+def eligible(policy: Policy, semester: str) -> list[ColumnElement]:
     """SQL conditions for a projected student to be eligible for a policy revision: no reason against."""
-    return [reason_of(policy).is_(None)]
+    return [reason_of(policy, semester).is_(None)]
 
 
 def _reason_text(code: ColumnElement) -> ColumnElement:
@@ -78,7 +117,7 @@ def _snapshot(batch: Batch, policy: Policy) -> dict:
         "stage": S.stage,
         "grade": S.grade,
         "boarding": S.boarding,
-        "categories": S.categories,
+        "categories": categories_at(batch.semester),
         "amount_fen": literal(policy.amount_fen),
         "policy_id": literal(policy.id),
     }
@@ -132,7 +171,7 @@ async def absorb_proposals(session: AsyncSession, batch: Batch, policy: Policy) 
     await session.execute(
         update(Disbursement.__table__)
         .where(*_proposals(batch), S.student_id == D.student_id, S.school_code == batch.school_code)
-        .where(*eligible(policy))
+        .where(*eligible(policy, batch.semester))
         .values(
             batch_id=batch.id,
             status="draft",
@@ -143,7 +182,8 @@ async def absorb_proposals(session: AsyncSession, batch: Batch, policy: Policy) 
         )
     )
     # Proposals no longer eligible (left the school, lost the status) are cancelled, with the reason.
-    stale = select(D.student_id, D.student_name, func.coalesce(reason_of(policy), "not_eligible").label("r"))
+    why = func.coalesce(reason_of(policy, batch.semester), "not_eligible")
+    stale = select(D.student_id, D.student_name, why.label("r"))
     stale = stale.select_from(
         Disbursement.__table__.outerjoin(StudentFact.__table__, S.student_id == D.student_id)
     ).where(*_proposals(batch))
@@ -183,10 +223,15 @@ async def insert_lines(session: AsyncSession, batch: Batch, policy: Policy) -> N
         **snap,
     }
     source = select(*cols.values()).where(
-        S.school_code == batch.school_code, *eligible(policy), ~other_live.exists(), ~removed_here.exists()
+        S.school_code == batch.school_code,
+        *eligible(policy, batch.semester),
+        ~other_live.exists(),
+        ~removed_here.exists(),
     )
     stmt = insert(Disbursement.__table__).from_select(list(cols), source)
-    # A concurrent batch elsewhere may take the student first: the constraint decides, quietly.
+    # A concurrent batch elsewhere may take the student first: the unique index decides. Under the
+    # one snapshot (REPEATABLE READ) a line committed after it began is a serialization failure,
+    # answered 409 `concurrent_change` with nothing saved (kit.errors): the clerk simply asks again.
     stmt = stmt.on_conflict_do_nothing(
         index_elements=["student_id", "policy_code", "semester"], index_where=LIVE_INDEX
     )
@@ -216,7 +261,7 @@ async def insert_exclusions(session: AsyncSession, batch: Batch, policy: Policy)
     reason = case(
         (removed_here.exists(), "objection"),
         else_=func.coalesce(
-            reason_of(policy),
+            reason_of(policy, batch.semester),
             case((other.c.status == "paid", "already_paid"), else_="already_in_batch"),
         ),
     )

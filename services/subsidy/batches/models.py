@@ -83,10 +83,11 @@ class Disbursement(SubsidyModel, table=True):
             name="status",
         ),
         CheckConstraint("(status = 'paid') = (paid_on IS NOT NULL)", name="paid_on_iff_paid"),
-        # A proposal has no batch; every other line has one (or is a cancelled proposal).
+        # A proposal has no batch; every other line has one (or is a cancelled proposal, or history
+        # imported from the county's ledger).
         CheckConstraint(
             "CASE WHEN status = 'proposed' THEN batch_id IS NULL "
-            "ELSE batch_id IS NOT NULL OR status = 'cancelled' END",
+            "ELSE batch_id IS NOT NULL OR status = 'cancelled' OR kind = 'history' END",
             name="batch_unless_proposed",
         ),
         # Nobody paid twice: one live line per student, policy and semester, across every school and county.
@@ -141,6 +142,8 @@ class Disbursement(SubsidyModel, table=True):
     amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
     status: str = Field(max_length=12)
     removed_reason: str | None = Field(default=None, max_length=500)
+    # Why a line exists outside a batch's own generation: a back-payment's cause, a ledger row's source.
+    reason: str | None = Field(default=None, max_length=500)
     paid_on: date | None = None
     version: int = 1
     created_at: datetime = created_at_field()

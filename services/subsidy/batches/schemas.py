@@ -5,6 +5,7 @@ from typing import Literal
 from pydantic import Field
 
 from services.contracts.calendar import EventDate
+from services.contracts.vocabulary import ExclusionReason, LineKind
 from services.kit.schemas import InputModel, OutputModel, Stored
 from services.subsidy.domain import SEMESTER_PATTERN, BatchKind, BatchStatus, Level
 
@@ -73,16 +74,7 @@ class LineOut(OutputModel):
 class ExclusionOut(OutputModel):
     student_id: uuid.UUID
     name: str
-    reason: Literal[
-        "status",
-        "stage",
-        "category",
-        "boarding",
-        "already_paid",
-        "already_in_batch",
-        "objection",
-        "not_eligible",
-    ]
+    reason: ExclusionReason
     reason_text: str = Field(description="The reason in Chinese")
     where: dict | None = Field(
         default=None,
@@ -147,7 +139,7 @@ class DisbursementPublic(Stored):
     semester: str
     amount_fen: int
     batch_id: uuid.UUID | None
-    kind: BatchKind
+    kind: LineKind = Field(description="regular, back_pay (补发) or history (imported from the 台账)")
     status: Literal["proposed", "draft", "submitted", "approved", "paid", "rejected", "cancelled"]
     paid_on: date | None
     school_code: str
@@ -157,3 +149,8 @@ class DisbursementPublic(Stored):
     grade: int | None
     categories: list[str]
     removed_reason: str | None
+    reason: str | None = Field(
+        default=None,
+        description="Why a back-payment is proposed (household registered_poor since 2026-03-01), "
+        "or where a history line came from",
+    )

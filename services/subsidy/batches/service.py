@@ -103,7 +103,9 @@ async def _policy_for(session: AsyncSession, principal: Principal, data: BatchCr
     ).first()
     if in_force is None:
         raise Invalid(["policy_code"], f"Policy {data.policy_code} is not in force at school {school.code}")
-    if not set(policy.stages) & set(school.stages):
+    # A special school teaches compulsory grades (generation._stage_ok): primary and junior policies apply.
+    offered = set(school.stages) | ({"primary", "junior"} if "special" in school.stages else set())
+    if not set(policy.stages) & offered:
         raise Invalid(["policy_code"], f"School {school.code} offers none of the policy's stages")
     return policy
 

@@ -4,6 +4,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
+from services.contracts.vocabulary import LineKind
 from services.kit.auth import CurrentPrincipal
 from services.kit.db import SessionDep
 from services.kit.pagination import Cursor, Limit, Page, UpdatedSince, paginate
@@ -11,7 +12,7 @@ from services.kit.rls import within
 from services.subsidy.batches.models import Disbursement
 from services.subsidy.batches.schemas import DisbursementPublic
 from services.subsidy.batches.service import lines_visible_to
-from services.subsidy.domain import SEMESTER_PATTERN, BatchKind, PolicyKind
+from services.subsidy.domain import SEMESTER_PATTERN, PolicyKind
 
 router = APIRouter(prefix="/api/v1/subsidy/disbursements", tags=["subsidy disbursements"])
 LineStatus = Literal["proposed", "draft", "submitted", "approved", "paid", "rejected", "cancelled"]
@@ -32,7 +33,7 @@ async def list_disbursements(
     policy_code: Annotated[str | None, Query(max_length=40)] = None,
     policy_kind: PolicyKind | None = None,
     status: LineStatus | None = None,
-    kind: BatchKind | None = None,
+    kind: LineKind | None = None,
     updated_since: UpdatedSince = None,
 ):
     """Every line in the caller's scope; `proposed` rows are back-payments (补发) not yet in a batch."""

@@ -1,5 +1,5 @@
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import Column, DateTime, Index, String
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -24,6 +24,8 @@ class StudentFact(SubsidyModel, table=True):
     student_id: uuid.UUID = Field(primary_key=True)
     name: str = Field(max_length=50)
     id_number_masked: str = Field(default="", max_length=18)
+    # The registry's keyed hash of the ID number: ledgers (台账) name students by ID number.
+    id_number_hash: str | None = Field(default=None, max_length=64, index=True)
     school_code: str | None = Field(default=None, max_length=10, index=True)
     area_code: str | None = Field(default=None, max_length=12)
     village_code: str | None = Field(default=None, max_length=12)
@@ -48,3 +50,28 @@ class SchoolFact(SubsidyModel, table=True):
     stages: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(String(20)), nullable=False))
     version: int
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class HouseholdFact(SubsidyModel, table=True):
+    """A household as the subsidy service last heard of it (its dated statuses are below)."""
+
+    __tablename__ = "household"
+    __table_args__ = (
+        Index("ix_household_area_code_prefix", "area_code", postgresql_ops={"area_code": "text_pattern_ops"}),
+    )
+
+    household_id: uuid.UUID = Field(primary_key=True)
+    area_code: str = Field(max_length=12)
+    version: int
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class HouseholdStatusFact(SubsidyModel, table=True):
+    """One dated status of a household (建档立卡 since 2016-06-01 …): categories as of a census day."""
+
+    __tablename__ = "household_status"
+
+    household_id: uuid.UUID = Field(foreign_key="subsidy.household.household_id", primary_key=True)
+    kind: str = Field(primary_key=True, max_length=20)
+    since: date = Field(primary_key=True)
+    until: date | None = None
