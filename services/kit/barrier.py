@@ -8,10 +8,13 @@ service's schema:
    (`_nol.flush.<stream>.<service>`, one relay of that service answers). The relay publishes every
    outbox row committed so far (a write acknowledged to a client was committed before its answer)
    and replies with its highest outbox position and the stream's last sequence.
-2. **Wait.** The deciding service then waits until its durable consumer has acknowledged every
-   message up to that sequence: JetStream's ack floor reaches it, or nothing is pending or
-   unacknowledged. A consumer acks only after its transaction committed (or after it dead-lettered
-   the event, which makes the service report itself degraded).
+2. **Wait.** The deciding service finds the last message its consumer's filter matches at or
+   below that sequence (a direct get by subject per filter: the stream has stored it before it
+   acknowledged the publish) and waits until the consumer's ack floor reaches it. A consumer acks
+   only after its transaction committed (or after it dead-lettered the event, which makes the
+   service report itself degraded). Not "nothing pending": a server raises a consumer's pending
+   count only after it acknowledged the publish, and a filtered consumer's delivered sequence does
+   not move past messages it skips.
 
 Both steps share one deadline (`NOL_BARRIER_TIMEOUT_SECONDS`); past it the request is answered
 503 with `Retry-After`, never with a decision from a stale projection. The result, `AsOf`, names
@@ -29,6 +32,7 @@ from typing import Annotated, Any
 import structlog
 from fastapi import Depends, Query, Request
 from nats.errors import NoRespondersError
+from nats.js.errors import NotFoundError
 
 from services.kit.errors import Invalid, Unavailable
 from services.kit.settings import Settings
@@ -71,9 +75,22 @@ class AsOf:
 class Barrier:
     """Wait until this service's projections have applied every acknowledged write of their producers."""
 
-    def __init__(self, *, nc: Any, js: Any, settings: Settings, projects: dict[str, set[str]]):
+    def __init__(
+        self,
+        *,
+        nc: Any,
+        js: Any,
+        settings: Settings,
+        projects: dict[str, set[str]],
+        subjects: dict[str, list[str]] | None = None,
+    ):
         self.nc, self.js, self.settings = nc, js, settings
         self.projects = projects  # consumer → producer services
+        # consumer → its filter subjects as on the stream (`edu.registry.student.>` with the prefix)
+        self.subjects = {
+            name: [f"{settings.subject_prefix}.{s.partition('.')[2]}" for s in subs]
+            for name, subs in (subjects or {}).items()
+        }
 
     async def wait(self, consumers: list[str] | None = None, *, only: str | None = None) -> AsOf:
         """Flush the producers of `consumers` (or just `only`), then wait for the consumers; AsOf."""
@@ -116,11 +133,12 @@ class Barrier:
             ) from None
 
     async def _applied(self, consumer: str, seq: int, deadline: float) -> None:
+        target = await self._last_matching(consumer, seq)
         delay = 0.005
-        while True:
+        while target:
             try:
                 info = await self.js.consumer_info(self.settings.stream, consumer)
-                if caught_up(info, seq):
+                if caught_up(info, target):
                     return
             except asyncio.CancelledError:
                 raise
@@ -134,17 +152,31 @@ class Barrier:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.1)
 
+    async def _last_matching(self, consumer: str, seq: int) -> int:
+        """The stream sequence of the last message the consumer's filter matches, at most `seq` (0: none).
+
+        The last match of each filter subject now; if it lies beyond `seq`, waiting for `seq` itself
+        covers every match below it.
+        """
+        subjects = self.subjects.get(consumer)
+        if not subjects:
+            return seq
+
+        async def last(subject: str) -> int:
+            try:
+                return (await self.js.get_last_msg(self.settings.stream, subject)).seq or 0
+            except NotFoundError:
+                return 0
+
+        found = await asyncio.gather(*(last(s) for s in subjects))
+        return min(seq, max(found, default=0))
+
 
 def caught_up(info: Any, seq: int) -> bool:
-    """Whether a durable consumer has acknowledged every message of its filter up to stream `seq`.
-
-    Either its ack floor reached `seq`, or it has scanned the stream past `seq` (delivered counts
-    the messages its filter skips too) with nothing left unacknowledged. Not `num_pending == 0`:
-    the server raises a consumer's pending count only after it acknowledged the publish.
-    """
+    """Whether a durable consumer has acknowledged every message of its filter up to stream `seq`
+    (`seq` being a message it matches: its ack floor is a sequence of its own messages)."""
     floor = info.ack_floor.stream_seq if info.ack_floor else 0
-    delivered = info.delivered.stream_seq if info.delivered else 0
-    return floor >= seq or (delivered >= seq and not info.num_ack_pending)
+    return floor >= seq
 
 
 def barrier_of(request: Request) -> Barrier:

@@ -79,7 +79,13 @@ async def _run_events(app: FastAPI, spec: ServiceSpec, settings: Settings) -> No
         )
         await app.state.relay.serve_flush(nc)
         tasks.append(asyncio.create_task(app.state.relay.run()))
-    app.state.barrier = Barrier(nc=nc, js=js, settings=settings, projects=projections(spec.subscriptions))
+    app.state.barrier = Barrier(
+        nc=nc,
+        js=js,
+        settings=settings,
+        projects=projections(spec.subscriptions),
+        subjects={sub.name: list(sub.subjects) for sub in spec.subscriptions},
+    )
     app.state.consumers = {}
     for sub in spec.subscriptions:
         consumer = Consumer(
