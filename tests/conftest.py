@@ -36,6 +36,9 @@ def stack() -> Iterator[Stack]:
         "NOL_ALLOW_CLOCK_OVERRIDE": "true",  # the dropout tests run the daily checks as of chosen days
         "NOL_LOG_LEVEL": "WARNING",
         "NOL_DEMO": "0",
+        # An import whose process died is taken over within seconds (tests/registry/test_import_resume.py).
+        "NOL_IMPORT_HEARTBEAT_SECONDS": "1",
+        "NOL_IMPORT_STALE_SECONDS": "5",
         # The session's logins outlive a slow run of the whole suite on a busy two-core machine.
         "NOL_ACCESS_TOKEN_MINUTES": "240",
         # A failing event is dead-lettered after 5 deliveries 0.2, 0.4, 0.8, 1.6 s apart (tests/kit).

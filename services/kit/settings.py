@@ -117,6 +117,11 @@ class Settings(BaseSettings):
     # only; in a deployment a caller could otherwise skip waiting periods or escalate every case.
     allow_clock_override: bool = False
 
+    # Bulk imports: how often a running job says it is alive, and after how long without a word a
+    # job is taken over by another process (resumed from the first row not yet stored).
+    import_heartbeat_seconds: float = 20.0
+    import_stale_seconds: float = 120.0
+
     # The deployment's time zone: "today" everywhere is the date there (services.contracts.calendar).
     timezone: str = "Asia/Shanghai"
 

@@ -25,8 +25,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from services.kit import rls
-from services.kit.auth import Principal
+from services.kit.auth import Principal, Role
 from services.kit.crypto import sweep_uploads
+from services.kit.errors import AppError
+from services.kit.settings import get_settings
 from services.kit.spreadsheet import UnreadableFile, read_table
 from services.registry.imports import service
 from services.registry.imports.columns import Layout
@@ -39,7 +41,6 @@ CHUNK = {"students": 2000}
 ROW_CHUNK = 200  # areas, schools, households: rows through the services per transaction
 PIPELINE = 2  # chunks prepared ahead of the one being written
 CONCURRENT_JOBS = 2
-HEARTBEAT_SECONDS = 20
 # What the database may refuse: through SQLAlchemy, or straight from asyncpg (COPY).
 REFUSED = (DBAPIError, asyncpg.PostgresError)
 
@@ -75,37 +76,58 @@ class ImportRunner:
         return self.folder / f"{job_id}{Path(filename).suffix.lower()}"
 
     async def start(self) -> None:
-        """Fail jobs a dead process left behind, remove their uploads, keep ours alive; start the workers."""
+        """Resume (or fail) jobs a dead process left behind, remove stray uploads; start the workers."""
+        self.executor.submit(int)  # spawn the workers now, not on the first import
         async with self.sessionmaker() as session:
-            await service.fail_stale(session)
-            await session.commit()
+            await self.resume_stale(session)
             await self._sweep(session)
         self.heartbeat = rls.system_task(self._beat())
-        self.executor.submit(int)  # spawn the workers now, not on the first import
+
+    async def resume_stale(self, session) -> None:
+        """Take over jobs whose process died: go on from the first row not stored, or fail without a file."""
+        claimed = await service.claim_stale(session, mine=set(self.tasks))
+        await session.commit()
+        for job in claimed:
+            path = self.path_for(job.id, job.filename)
+            try:
+                layout, _ = await asyncio.to_thread(service.inspect_stored, path, job.filename, job.kind)
+            except (OSError, UnreadableFile, AppError):
+                await service.set_status(session, job.id, "failed", service.INTERRUPTED)
+                await session.commit()
+                continue
+            principal = Principal(
+                sub=job.actor, username=job.actor, role=Role(job.actor_role),
+                area_code=job.area_code, school_code=job.school_code,
+            )  # fmt: skip
+            log.info("import resumed", job_id=str(job.id), from_row=job.processed + 1)
+            self.submit(job_id=job.id, principal=principal, layout=layout, filename=job.filename,
+                        skip=job.processed)  # fmt: skip
 
     async def stop(self) -> None:
-        """Cancel running jobs (marked failed: the file may be imported again) and the executor."""
+        """Cancel running jobs (left running, files kept: the next process resumes them); stop workers."""
         tasks = [*self.tasks.values(), *([self.heartbeat] if self.heartbeat else [])]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self.executor.shutdown(wait=False, cancel_futures=True)
 
-    def submit(self, *, job_id: uuid.UUID, principal: Principal, layout: Layout, filename: str) -> None:
+    def submit(
+        self, *, job_id: uuid.UUID, principal: Principal, layout: Layout, filename: str, skip: int = 0
+    ) -> None:
         # A job runs as the service (kit.rls): it applies the caller's scope itself, and its lookups
         # (one ID number = one student deployment-wide) look across scopes on purpose.
-        task = rls.system_task(self._run(job_id, principal, layout, filename))
+        task = rls.system_task(self._run(job_id, principal, layout, filename, skip))
         self.tasks[job_id] = task
         task.add_done_callback(lambda _: self.tasks.pop(job_id, None))
 
     async def _beat(self) -> None:
         while True:
-            await asyncio.sleep(HEARTBEAT_SECONDS)
+            await asyncio.sleep(get_settings().import_heartbeat_seconds)
             try:
                 async with self.sessionmaker() as session:
                     await service.touch(session, list(self.tasks))
-                    await service.fail_stale(session)
                     await session.commit()
+                    await self.resume_stale(session)
                     await self._sweep(session)
             except Exception as exc:  # the database may be away for a moment; try again next beat
                 log.warning("import heartbeat failed", error=repr(exc))
@@ -113,7 +135,7 @@ class ImportRunner:
     async def _sweep(self, session) -> None:
         """Remove uploads whose job is over (its process died before removing them)."""
         keep = await service.active_jobs(session) | set(self.tasks)
-        grace = service.STALE_AFTER.total_seconds()
+        grace = service.stale_after().total_seconds()
         removed = await asyncio.to_thread(sweep_uploads, self.folder, keep=keep, grace_seconds=grace)
         if removed:
             log.info("import uploads left behind removed", count=len(removed))
@@ -123,16 +145,18 @@ class ImportRunner:
             await service.set_status(session, job_id, status, detail)
             await session.commit()
 
-    async def _run(self, job_id: uuid.UUID, principal: Principal, layout: Layout, filename: str) -> None:
+    async def _run(
+        self, job_id: uuid.UUID, principal: Principal, layout: Layout, filename: str, skip: int = 0
+    ) -> None:
         path = self.path_for(job_id, filename)
+        keep = False
         try:
             async with self.slots:
                 await self._set(job_id, "running")
-                await self._import(job_id, principal, layout, path, filename)
+                await self._import(job_id, principal, layout, path, filename, skip)
                 await self._set(job_id, "done")
         except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self._set(job_id, "failed", service.INTERRUPTED))
+            keep = True  # the service is stopping: the job stays running, the next process resumes it
             raise
         except UnreadableFile as exc:
             await self._set(job_id, "failed", str(exc))
@@ -144,14 +168,17 @@ class ImportRunner:
             log.exception("import failed", job_id=str(job_id))
             await self._set(job_id, "failed", f"Internal error ({type(exc).__name__}); it has been logged")
         finally:
-            path.unlink(missing_ok=True)
+            if not keep:
+                path.unlink(missing_ok=True)
 
-    async def _import(self, job_id, principal: Principal, layout: Layout, path: Path, filename: str) -> None:
+    async def _import(
+        self, job_id, principal: Principal, layout: Layout, path: Path, filename: str, skip: int = 0
+    ) -> None:
         writer = (StudentWriter if layout.kind == "students" else RecordWriter)(principal, layout)
         size = CHUNK.get(layout.kind, ROW_CHUNK)
         # One chunk written at a time: two at once measured slower (their rows share index pages: same
         # school, area, status and timestamps).
-        async with contextlib.aclosing(self._chunks(path, filename, layout, size)) as chunks:
+        async with contextlib.aclosing(self._chunks(path, filename, layout, size, skip)) as chunks:
             async for count, prepared in chunks:
                 rows, duplicates = writer.dedupe(prepared.rows)
                 await self._write_chunk(job_id, writer, count, rows, prepared.errors + duplicates)
@@ -203,11 +230,17 @@ class ImportRunner:
         return total
 
     async def _chunks(
-        self, path: Path, filename: str, layout: Layout, size: int
+        self, path: Path, filename: str, layout: Layout, size: int, skip: int = 0
     ) -> AsyncIterator[tuple[int, Prepared]]:
-        """Yield (rows read, prepared rows) per chunk, validating ahead while the caller writes."""
+        """Yield (rows read, prepared rows) per chunk, validating ahead while the caller writes.
+
+        `skip` rows are passed over first: a resumed job's stored chunks (committed with its counters).
+        """
         loop = asyncio.get_running_loop()
         table = await asyncio.to_thread(lambda: read_table(service.opened(path), filename))
+        if skip:
+            rows = table.rows
+            await asyncio.to_thread(lambda: next(islice(rows, skip - 1, skip), None))
         pending: deque[tuple[int, asyncio.Future]] = deque()
         try:
             while True:

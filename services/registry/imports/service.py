@@ -21,13 +21,20 @@ from services.registry.imports.models import ImportJob
 MAX_BYTES = 50 * 1024 * 1024
 MAX_ROWS = 200_000
 MAX_ERRORS = 1000  # kept in the job; error_count counts them all
-STALE_AFTER = timedelta(minutes=2)  # a queued or running job not heard of for this long has died
+
+
+def stale_after() -> timedelta:
+    """How long a queued or running job may go unheard of before another process takes it over."""
+    return timedelta(seconds=get_settings().import_stale_seconds)
+
+
 WRITERS = {
     "areas": (Role.admin, Role.county),
     "schools": (Role.admin, Role.county),
     "households": (Role.admin, Role.county, Role.school),
     "students": (Role.admin, Role.county, Role.school),
 }
+RESUMED = "Resumed after an interruption, from the first row not yet stored"
 INTERRUPTED = (
     "Interrupted (the service stopped); import the file again: stored rows are updated, not duplicated"
 )
@@ -44,14 +51,13 @@ def visible_to(principal: Principal):
 
 
 async def get_job_or_404(session: AsyncSession, principal: Principal, job_id: uuid.UUID) -> ImportJob:
-    """Return a job the caller may see; one whose process died is reported (and stored) as failed."""
+    """Return a job the caller may see."""
     query = select(ImportJob).where(ImportJob.id == job_id, visible_to(principal))
     job = (await session.execute(query)).scalar_one_or_none()
     if job is None:
         raise NotFound("No such import")
-    if job.status in ("queued", "running") and job.updated_at < datetime.now(UTC) - STALE_AFTER:
-        await fail_stale(session, job_id=job_id)
-        job = (await session.execute(query.execution_options(populate_existing=True))).scalar_one()
+    # A job whose process died is taken over by a live one's heartbeat (resumed, or failed when its
+    # file is gone: ImportRunner.resume_stale); reads just report what is stored.
     return job
 
 
@@ -69,6 +75,11 @@ def _save(upload: IO[bytes], path: Path) -> int:
 def opened(path: Path) -> bytes:
     """Return the plaintext of a sealed upload."""
     return file_cipher(get_settings()).read(path)
+
+
+def inspect_stored(path: Path, filename: str, kind: str) -> tuple[Layout, int]:
+    """Map a stored upload's header and count its rows again (a resumed job)."""
+    return _inspect(path, filename, kind)
 
 
 def _inspect(path: Path, filename: str, kind: str) -> tuple[Layout, int]:
@@ -186,21 +197,23 @@ async def touch(session: AsyncSession, job_ids: list[uuid.UUID]) -> None:
         )
 
 
-async def fail_stale(session: AsyncSession, *, job_id: uuid.UUID | None = None) -> list[uuid.UUID]:
-    """Mark failed the queued or running jobs nobody has heard of lately (their process died)."""
+async def claim_stale(session: AsyncSession, *, mine: set[uuid.UUID]) -> list[Any]:
+    """Take over the queued or running jobs nobody has heard of lately (their process died).
+
+    One process wins each job (the update is conditional on its staleness); it resumes the job
+    from the rows already stored (chunks are committed with the job's counters) or fails it.
+    Jobs this process runs itself (`mine`) are never taken, however late their heartbeat.
+    """
     now = datetime.now(UTC)
     stmt = (
         update(ImportJob)
-        .where(ImportJob.status.in_(("queued", "running")), ImportJob.updated_at < now - STALE_AFTER)
-        .values(
-            status="failed",
-            detail=INTERRUPTED,
-            finished_at=now,
-            updated_at=now,
-            version=ImportJob.version + 1,
+        .where(ImportJob.status.in_(("queued", "running")), ImportJob.updated_at < now - stale_after())
+        .values(updated_at=now, detail=RESUMED, version=ImportJob.version + 1)
+        .returning(
+            ImportJob.id, ImportJob.kind, ImportJob.filename, ImportJob.processed, ImportJob.actor,
+            ImportJob.actor_role, ImportJob.area_code, ImportJob.school_code,
         )
-        .returning(ImportJob.id)
-    )
-    if job_id is not None:
-        stmt = stmt.where(ImportJob.id == job_id)
-    return list((await session.execute(stmt)).scalars())
+    )  # fmt: skip
+    if mine:
+        stmt = stmt.where(ImportJob.id.not_in(mine))
+    return list((await session.execute(stmt)).all())
