@@ -22,7 +22,7 @@ run: $(STAMP)
 
 ## The whole suite against real PostgreSQL, NATS and HTTP (embedded unless NOL_* URLs are set).
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -18,9 +18,15 @@ SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = "小明华伟芳娜敏静丽强磊军洋勇艳杰娟涛超秀霞平刚桂英"
 
 
-def make_id_number(birth: date, *, male: bool | None = None, place: str = "610928") -> str:
-    """Return a valid, unique-enough synthetic ID number."""
-    seq = next(_seq) % 1000 if male is None else (next(_seq) % 500) * 2 + (1 if male else 0)
+def make_id_number(birth: date, *, male: bool | None = None, place: str | None = None) -> str:
+    """Return a valid synthetic ID number, unique within the test run when no place is given.
+
+    The birthplace code is only checked for its province (Shaanxi, 61), so the counter runs
+    through the other four digits too: a whole suite's tens of thousands of children never collide.
+    """
+    n = next(_seq)
+    seq = n % 1000 if male is None else (n % 500) * 2 + (1 if male else 0)
+    place = place or f"61{(n // 500) % 10000:04d}"
     body = f"{place}{birth:%Y%m%d}{seq:03d}"
     return body + ric.calc_check_digit(body + "0")
 

@@ -8,7 +8,7 @@ from services.registry.imports.service import RESUMED
 from tests.helpers import World
 from tests.registry.imports_helpers import STUDENT_HEADER, csv_bytes, student_row, upload
 
-ROWS = 6000
+ROWS = 3000
 
 
 async def test_import_killed_midway_is_resumed_without_duplicates(world: World, stack, db):

@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from deploy.stack import Stack
+from tests import conftest
 from tests.conftest import RUN_ID, _create_database, _delete_stream, _drop_database
 from tests.helpers import ADMIN_PASSWORD, USER_PASSWORD, Api, World
 
@@ -151,8 +152,13 @@ class TestLoginLocks:
         for _ in range(5):
             await _login(api.client, name, "Wrong-pass-1")
         assert (await _login(api.client, name, USER_PASSWORD)).status_code == 429
-        users = await api.ok("GET", "/api/v1/users", params={"username": name})
-        user = next(u for u in users["items"] if u["username"] == name)
+        user, cursor = None, None
+        while user is None:  # walk the pages: the list may not filter by username
+            params = {"limit": 500, **({"cursor": cursor} if cursor else {})}
+            users = await api.ok("GET", "/api/v1/users", params=params)
+            user = next((u for u in users["items"] if u["username"] == name), None)
+            cursor = users.get("next_cursor")
+            assert user or cursor, f"{name} not listed"
         await api.ok("POST", f"/api/v1/users/{user['id']}/enable")
         assert (await _login(api.client, name, USER_PASSWORD)).status_code == 200
 
@@ -180,7 +186,7 @@ class TestStatisticsScope:
         assert resp.status_code == 403, resp.text
 
     async def test_other_county_school_404(self, api: Api, world: World, stack: Stack):
-        other = await World.create(api, code=f"61{8000 + secrets.randbelow(900):04d}", stack=stack)
+        other = await World.create(api, code=f"61{9000 - next(conftest._counties):04d}", stack=stack)
         await other.student("primary")
         await world.student("primary")
         county = world.users["county"]

@@ -48,7 +48,17 @@ ROSTER_HEADER = ["户编号", "姓名", "身份证号", "户状态"]
 
 def plain_ids(text: str) -> set[str]:
     """Every checksum-valid (GB 11643) ID number in a text."""
-    return {m.upper() for m in ID_WINDOW.findall(text) if ric.is_valid(m)}
+    return {m.upper() for m in ID_WINDOW.findall(text) if _checksum_valid(m)}
+
+
+def _checksum_valid(candidate: str) -> bool:
+    """GB 11643: a real birth date and the check digit (stdnum's is_valid also looks the place up,
+    and raises on some codes; a number with any plausible place is a leak all the same)."""
+    try:
+        ric.get_birth_date(candidate)
+        return ric.calc_check_digit(candidate[:17]) == candidate[17].upper()
+    except Exception:
+        return False
 
 
 def where(text: str, ids: set[str], width: int = 80) -> list[str]:

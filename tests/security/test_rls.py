@@ -23,6 +23,7 @@ from services.kit.auth import Principal, Role
 from services.kit.db import make_engine, service_url, sessionmaker_for
 from services.kit.rls import SYSTEM, acting_as, scope_for
 from services.kit.settings import SERVICES, Settings
+from tests import conftest
 from tests.helpers import World
 
 # Tables every service must wall (the test also covers any other table with a `wall` policy).
@@ -391,7 +392,7 @@ async def test_writes_outside_the_scope_are_refused(settings, counties):
 @pytest.fixture
 async def neighbour(api, stack) -> World:
     """A second county of its own, beside `world`."""
-    return await World.create(api, code=f"61{1000 + secrets.randbelow(4000):04d}", stack=stack)
+    return await World.create(api, code=f"61{9000 - next(conftest._counties):04d}", stack=stack)
 
 
 class TestAcrossScopesOnPurpose:
