@@ -31,6 +31,7 @@ from services.kit.revocation import RevocationList, http_source
 from services.kit.settings import Settings, get_settings
 
 log = structlog.get_logger()
+SHUTDOWN_SECONDS = 3.0  # each step of stopping may take this long, then the process goes on exiting
 
 
 @dataclass
@@ -107,8 +108,13 @@ async def _run_events(app: FastAPI, spec: ServiceSpec, settings: Settings) -> No
         everything = tasks + [task for _, task in app.state.consumers.values()]
         for t in everything:
             t.cancel()
-        await asyncio.gather(*everything, return_exceptions=True)
-        await nc.close()  # not drain(): pull subscriptions can hold drain for its whole timeout
+        # Bounded: with the broker or the database already gone (the whole stack killed), a task or
+        # the client's close must not keep the process from exiting.
+        if everything:
+            await asyncio.wait(everything, timeout=SHUTDOWN_SECONDS)
+        with contextlib.suppress(Exception):
+            # not drain(): pull subscriptions can hold drain for its whole timeout
+            await asyncio.wait_for(nc.close(), SHUTDOWN_SECONDS)
 
 
 def projections(subscriptions: Sequence[Subscription]) -> dict[str, set[str]]:
@@ -140,9 +146,9 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
             yield
         finally:
             events.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await events
-            await app.state.engine.dispose()
+            await asyncio.wait([events], timeout=2 * SHUTDOWN_SECONDS)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(app.state.engine.dispose(), SHUTDOWN_SECONDS)
 
     app = FastAPI(
         title=spec.title,

@@ -90,9 +90,11 @@ class RosterJobs:
         await asyncio.to_thread(sweep_uploads, self.folder, keep=active, grace_seconds=grace)
 
     async def stop(self) -> None:
-        for task in self.tasks.values():
+        tasks = list(self.tasks.values())
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        if tasks:  # bounded: a job stuck on a vanished database must not hold the process
+            await asyncio.wait(tasks, timeout=5)
 
     def submit(self, roster_id: uuid.UUID, path: Path, filename: str) -> None:
         task = rls.system_task(self._run(roster_id, path, filename))
