@@ -20,12 +20,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.contracts.calendar import Semester
 from services.contracts.vocabulary import HOUSEHOLD_STATUS_NAMES
 from services.kit.settings import get_settings
+from services.subsidy.batches import items
 from services.subsidy.batches.categories import KIND_CATEGORY, categories_at, covers, has_category
 from services.subsidy.batches.generation import LIVE_INDEX, reason_of
 from services.subsidy.batches.models import Batch, Disbursement, Exclusion
 from services.subsidy.events import emit_lines
 from services.subsidy.policies.models import Policy
-from services.subsidy.policies.service import policy_for_year
+from services.subsidy.policies.service import policy_for_semester
 from services.subsidy.projection.models import StudentFact
 
 # A regular batch in one of these states no longer takes new students by regeneration.
@@ -104,7 +105,7 @@ async def _batches(session: AsyncSession, student: StudentFact, semester: str) -
 
 async def _propose_if_owed(session: AsyncSession, student: StudentFact, batch: Batch, why: str) -> int:
     """Propose one line when the student is eligible for the batch's policy in its semester."""
-    policy = await policy_for_year(session, batch.policy_code, Semester.parse(batch.semester).year)
+    policy = await policy_for_semester(session, batch.policy_code, batch.semester)
     if policy is None:
         return 0
     excluded = (
@@ -117,17 +118,22 @@ async def _propose_if_owed(session: AsyncSession, student: StudentFact, batch: B
     if excluded == "objection":  # removed after an upheld objection: not proposed again
         return 0
     covered = has_category(batch.semester, policy.categories) if policy.categories else true()
-    reason, in_category, categories = (
+    reason, in_category, categories, item, level = (
         await session.execute(
-            select(reason_of(policy, batch.semester), covered, categories_at(batch.semester)).where(
-                StudentFact.student_id == student.student_id
-            )
+            select(
+                reason_of(policy, batch.semester),
+                covered,
+                categories_at(batch.semester),
+                items.item_of(policy, batch.semester),
+                items.hardship_level(batch.semester),
+            ).where(StudentFact.student_id == student.student_id)
         )
     ).one()
     owed = reason is None or (excluded == "category" and reason in PAST_FACTS and in_category)
-    if not owed:
+    if not owed or item is None:
         return 0
-    return await _propose(session, student, batch, policy, categories=list(categories), why=why)
+    paid = items.line_values(policy, batch.semester, item, level)
+    return await _propose(session, student, batch, policy, categories=list(categories), why=why, paid=paid)
 
 
 async def _propose(
@@ -138,6 +144,7 @@ async def _propose(
     *,
     categories: list[str],
     why: str,
+    paid: dict,
 ) -> int:
     table = Disbursement.__table__
     stmt = (
@@ -160,7 +167,7 @@ async def _propose(
             policy_id=policy.id,
             policy_kind=policy.kind,
             semester=batch.semester,
-            amount_fen=policy.amount_fen,
+            **paid,
             status="proposed",
             reason=why[:500],
         )

@@ -17,12 +17,13 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, insert
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.contracts.vocabulary import ONE_OFF_POLICY_KINDS, Stage
 from services.kit.rls import as_system
-from services.subsidy.batches.categories import categories_at, has_category
+from services.subsidy.batches import items
+from services.subsidy.batches.categories import categories_at
 from services.subsidy.batches.models import Batch, Disbursement, Exclusion
 from services.subsidy.domain import AT_SCHOOL, REASONS
 from services.subsidy.elsewhere.models import AidElsewhere
@@ -34,7 +35,7 @@ S = StudentFact.__table__.c
 D = Disbursement.__table__.c
 LIVE = D.status != "cancelled"
 # Literal SQL: a bound parameter here defeats the partial index inference once plans turn generic.
-LIVE_INDEX = text("status <> 'cancelled'")
+LIVE_INDEX = text("status <> 'cancelled' AND repays_id IS NULL")
 ELSEWHERE = AidElsewhere.__table__.c
 SPECIAL_AS = {Stage.primary.value: (1, 6), Stage.junior.value: (7, 9)}
 
@@ -48,14 +49,18 @@ def reason_of(policy: Policy, semester: str) -> ColumnElement:
 
     The one statement of eligibility: `eligible()` admits exactly the students this returns NULL
     for, so a student is either in the batch or excluded with the reason that kept it out.
-    Categories are the student's in that semester (batches.categories: dated household statuses).
+    Categories are the student's in that semester (batches.categories: dated household statuses);
+    the policy's gate admits an approved hardship level too (batches.items.qualification). Last,
+    one of the policy's rules in force must set the child's amount (`no_rule`); a one-off item
+    already given for the stage, with no other rule left, is `already_paid`.
     """
     whens = [
         (func.coalesce(S.status.not_in(AT_SCHOOL), true()), "status"),
         (not_(func.coalesce(_stage_ok(policy), false())), "stage"),
     ]
-    if policy.categories:
-        whens.append((not_(func.coalesce(has_category(semester, policy.categories), false())), "category"))
+    gate = items.qualification(policy, semester)
+    if gate is not None:
+        whens.append((not_(gate[0]), gate[1]))
     if policy.boarding_only:
         whens.append((func.coalesce(S.boarding, false()).is_(false()), "boarding"))
     if policy.non_boarders_only:
@@ -69,17 +74,17 @@ def reason_of(policy: Policy, semester: str) -> ColumnElement:
         ELSEWHERE.semester == semester,
     )
     whens.append((elsewhere.exists(), "paid_elsewhere"))
+    if items.has_one_off(policy, semester):
+        whens.append((items.item_of(policy, semester, given=False).is_(None), "no_rule"))
+        whens.append((items.item_of(policy, semester).is_(None), "already_paid"))
+    else:
+        whens.append((items.item_of(policy, semester).is_(None), "no_rule"))
     return case(*whens, else_=None)
 
 
 def _stage_ok(policy: Policy) -> ColumnElement:
-    """SQL: the student's stage is the policy's; a special school's grades 1-9 are compulsory-stage
-    (vocabulary.compulsory_stage): grades 1-6 count as primary, 7-9 as junior."""
-    ok = S.stage.in_(policy.stages)
-    grades = [S.grade.between(*SPECIAL_AS[stage]) for stage in policy.stages if stage in SPECIAL_AS]
-    if grades and Stage.special not in policy.stages:
-        ok = or_(ok, and_(S.stage == Stage.special.value, or_(*grades)))
-    return ok
+    """SQL: the student's stage is the policy's (batches.items.stage_ok: special schools' grades)."""
+    return items.stage_ok(policy.stages)
 
 
 def _one_off_paid(policy: Policy, semester: str) -> ColumnElement:
@@ -108,7 +113,8 @@ def _reason_text(code: ColumnElement) -> ColumnElement:
 
 
 def _snapshot(batch: Batch, policy: Policy) -> dict:
-    """Line columns taken from the student projection at generation time."""
+    """Line columns taken from the student projection at generation time (the item, not yet what
+    it pays: `items.by_item`)."""
     return {
         "student_name": S.name,
         "id_number_masked": S.id_number_masked,
@@ -118,7 +124,8 @@ def _snapshot(batch: Batch, policy: Policy) -> dict:
         "grade": S.grade,
         "boarding": S.boarding,
         "categories": categories_at(batch.semester),
-        "amount_fen": literal(policy.amount_fen),
+        "item": items.item_of(policy, batch.semester),
+        "hardship_level": items.hardship_level(batch.semester),
         "policy_id": literal(policy.id),
     }
 
@@ -179,6 +186,7 @@ async def absorb_proposals(session: AsyncSession, batch: Batch, policy: Policy) 
             version=D.version + 1,
             updated_at=func.now(),
             **_snapshot(batch, policy),
+            **items.by_item(policy, batch.semester, items.item_of(policy, batch.semester)),
         )
     )
     # Proposals no longer eligible (left the school, lost the status) are cancelled, with the reason.
@@ -222,13 +230,22 @@ async def insert_lines(session: AsyncSession, batch: Batch, policy: Policy) -> N
         "status": literal("draft"),
         **snap,
     }
-    source = select(*cols.values()).where(
-        S.school_code == batch.school_code,
-        *eligible(policy, batch.semester),
-        ~other_live.exists(),
-        ~removed_here.exists(),
+    # Constants stay outside the subquery (PostgreSQL would read their parameters as text there).
+    computed = {name: value for name, value in cols.items() if not isinstance(value, BindParameter)}
+    chosen = (
+        select(*[value.label(name) for name, value in computed.items()])
+        .where(
+            S.school_code == batch.school_code,
+            *eligible(policy, batch.semester),
+            ~other_live.exists(),
+            ~removed_here.exists(),
+        )
+        .subquery("chosen")
     )
-    stmt = insert(Disbursement.__table__).from_select(list(cols), source)
+    # What the item pays, read from the chosen rows' item (the rules are matched once per student).
+    paid = items.by_item(policy, batch.semester, chosen.c.item)
+    source = select(*[chosen.c[n] if n in computed else v for n, v in cols.items()], *paid.values())
+    stmt = insert(Disbursement.__table__).from_select([*cols, *paid], source)
     # A concurrent batch elsewhere may take the student first: the unique index decides. Under the
     # one snapshot (REPEATABLE READ) a line committed after it began is a serialization failure,
     # answered 409 `concurrent_change` with nothing saved (kit.errors): the clerk simply asks again.

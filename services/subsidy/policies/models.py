@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, Column, Index, Integer, String, UniqueConstraint, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field
 
 from services.subsidy.db import SubsidyModel, created_at_field, updated_at_field
@@ -31,6 +31,11 @@ class Policy(SubsidyModel, table=True):
     non_boarders_only: bool = False
     amount_fen: int
     years: list[int] = Field(sa_column=Column(ARRAY(Integer), nullable=False))
+    # The dated amount rules (policies.rules): the truth of amounts; `amount_fen` and `years` above are
+    # derived from them for old clients (the amount in force when written; the years any rule covers).
+    rules: list[dict] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
+    # A child with an approved hardship level at least this qualifies beside `categories`.
+    min_hardship_level: str | None = Field(default=None, max_length=20)
     area_code: str = Field(max_length=12)
     created_by: str = Field(max_length=100)
     version: int = 1

@@ -35,12 +35,50 @@ EXAMPLE = {
 }
 
 
+RULED = {
+    "code": "CN-LIVING-JUNIOR",
+    "name": "义务教育家庭经济困难学生生活补助（初中）",
+    "kind": "living_allowance",
+    "stages": ["junior"],
+    "categories": ["registered_poor", "monitored", "dibao", "tekun", "orphan", "disabled"],
+    "min_hardship_level": "general",
+    "rules": [
+        {"code": "NEW7", "name": "初一新生入学补助", "from_semester": "2024-autumn", "amount_fen": 100000,
+         "grades": [7], "new_entrant": True, "one_off": True, "shares": {"central": 0.5, "county": 0.5}},
+        {"code": "BOARD-2019", "from_semester": "2019-autumn", "until_semester": "2024-spring",
+         "boarding": True, "amount_fen": 62500, "shares": {"central": 0.8, "provincial": 0.1, "county": 0.1}},
+        {"code": "BOARD-2024", "from_semester": "2024-autumn", "boarding": True, "amount_fen": 68750,
+         "shares": {"central": 0.8, "provincial": 0.1, "county": 0.1}},
+        {"code": "DAY", "from_semester": "2019-autumn", "boarding": False, "amount_fen": 31250,
+         "shares": {"central": 0.8, "provincial": 0.1, "county": 0.1}},
+    ],
+}  # fmt: skip
+
+
 @router.post(
     "",
     status_code=201,
     response_model=PolicyPublic,
     summary="Create a policy",
-    openapi_extra={"requestBody": {"content": {"application/json": {"example": EXAMPLE}}}},
+    description=(
+        "A flat policy (`amount_fen` per semester over `years`) or one with dated `rules` (标准): tried in "
+        "order each semester, the first a child meets sets the line's amount and item; `one_off` items "
+        "are paid once per child and stage; `shares` (分担比例) split each line into fen per central / "
+        "provincial / county budget, summing exactly to the amount. `min_hardship_level` admits children "
+        "with a county-approved hardship level beside `categories`."
+    ),
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/json": {
+                    "examples": {
+                        "flat": {"summary": "One amount over calendar years", "value": EXAMPLE},
+                        "rules": {"summary": "Dated rules, a one-off item, funding shares", "value": RULED},
+                    }
+                }
+            }
+        }
+    },
     responses=problems(403, 409),
 )
 async def create_policy(data: PolicyCreate, session: SessionDep, principal: CurrentPrincipal) -> PolicyPublic:

@@ -1,10 +1,12 @@
 import uuid
 
-from pydantic import Field, StrictInt, model_validator
+from pydantic import Field, StrictInt, field_validator, model_validator
 
 from services.contracts.areas import AREA_CODE_PATTERN
+from services.contracts.vocabulary import HardshipLevel
 from services.kit.schemas import InputModel, Stored
 from services.subsidy.domain import Category, PolicyKind, Stage
+from services.subsidy.policies.rules import RuleIn, RulePublic, validate_rules
 
 Years = list[StrictInt]
 
@@ -18,7 +20,23 @@ def _check(model):
     for key in ("stages", "categories", "years"):
         if getattr(model, key) is not None:
             setattr(model, key, sorted(set(getattr(model, key))))
+    if model.rules is not None:
+        if model.amount_fen is not None or model.years is not None:
+            raise ValueError("give either rules, or amount_fen and years (a flat policy), not both")
     return model
+
+
+RULES_DESCRIPTION = (
+    "Dated amount rules (标准), tried in order in each semester: the first a child meets sets the "
+    "line's amount and item (a one-off rule already given for the child's stage is passed over). "
+    "Without rules, `amount_fen` and `years` make one rule over those years' semesters."
+)
+
+
+def _unique_codes(rules: list[RuleIn] | None) -> list[RuleIn] | None:
+    if rules is not None:
+        validate_rules(rules)
+    return rules
 
 
 class PolicyCreate(InputModel):
@@ -31,14 +49,33 @@ class PolicyCreate(InputModel):
     )
     boarding_only: bool = False
     non_boarders_only: bool = Field(default=False, description="Only students who do not board")
-    amount_fen: StrictInt = Field(gt=0, le=10**9, description="Per semester, in fen (integer)")
-    years: Years = Field(min_length=1, max_length=100, description="Calendar years of the semesters")
+    amount_fen: StrictInt | None = Field(
+        default=None, gt=0, le=10**9, description="A flat policy: per semester, in fen (integer)"
+    )
+    years: Years | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="A flat policy: calendar years of the semesters",
+    )
+    rules: list[RuleIn] | None = Field(
+        default=None, min_length=1, max_length=100, description=RULES_DESCRIPTION
+    )
+    min_hardship_level: HardshipLevel | None = Field(
+        default=None,
+        description="A child whose approved hardship level (家庭经济困难认定) is at least this qualifies "
+        "beside `categories`; with no categories, the level is required",
+    )
     area_code: str | None = Field(
         default=None, pattern=AREA_CODE_PATTERN, description="Where it applies; default the creator's area"
     )
 
+    _rules_unique = field_validator("rules")(_unique_codes)
+
     @model_validator(mode="after")
     def _valid(self):
+        if self.rules is None and (self.amount_fen is None or self.years is None):
+            raise ValueError("give rules, or amount_fen and years")
         return _check(self)
 
 
@@ -50,7 +87,13 @@ class PolicyUpdate(InputModel):
     non_boarders_only: bool | None = None
     amount_fen: StrictInt | None = Field(default=None, gt=0, le=10**9)
     years: Years | None = Field(default=None, min_length=1, max_length=100)
+    rules: list[RuleIn] | None = Field(
+        default=None, min_length=1, max_length=100, description=RULES_DESCRIPTION
+    )
+    min_hardship_level: HardshipLevel | None = None
     version: int | None = None
+
+    _rules_unique = field_validator("rules")(_unique_codes)
 
     @model_validator(mode="after")
     def _valid(self):
@@ -68,7 +111,9 @@ class PolicyPublic(Stored):
     categories: list[Category]
     boarding_only: bool
     non_boarders_only: bool
-    amount_fen: int
-    years: list[int]
+    amount_fen: int = Field(description="The amount of the first rule in force this semester (old clients)")
+    years: list[int] = Field(description="Calendar years some rule is in force (open-ended: to next year)")
+    rules: list[RulePublic]
+    min_hardship_level: HardshipLevel | None = None
     area_code: str
     created_by: str
