@@ -312,9 +312,77 @@ class LineKind(StrEnum):
     regular = "regular"
     back_pay = "back_pay"  # 补发
     history = "history"  # imported from the county's ledger (台账)
+    repay = "repay"  # 补付: a failed line paid again (repays_id names it)
 
 
-LINE_KIND_NAMES = {LineKind.regular: "正常发放", LineKind.back_pay: "补发", LineKind.history: "历史台账"}
+LINE_KIND_NAMES = {
+    LineKind.regular: "正常发放",
+    LineKind.back_pay: "补发",
+    LineKind.history: "历史台账",
+    LineKind.repay: "补付",
+}
+
+
+class LineStatus(StrEnum):
+    """A disbursement line's status (it follows its batch; `failed` = the bank returned it)."""
+
+    proposed = "proposed"
+    draft = "draft"
+    submitted = "submitted"
+    approved = "approved"
+    paid = "paid"
+    failed = "failed"
+    rejected = "rejected"
+    cancelled = "cancelled"
+
+
+LINE_STATUS_NAMES = {
+    LineStatus.proposed: "待补发",
+    LineStatus.draft: "草稿",
+    LineStatus.submitted: "已提交",
+    LineStatus.approved: "已审核",
+    LineStatus.paid: "已发放",
+    LineStatus.failed: "支付失败",
+    LineStatus.rejected: "已退回",
+    LineStatus.cancelled: "已取消",
+}
+
+
+class HardshipLevel(StrEnum):
+    """家庭经济困难学生认定 levels, from the least to the most (an order: `HARDSHIP_RANK`)."""
+
+    general = "general"  # 一般困难
+    hard = "hard"  # 困难
+    especially_hard = "especially_hard"  # 特别困难
+
+
+HARDSHIP_LEVEL_NAMES = {
+    HardshipLevel.general: "一般困难",
+    HardshipLevel.hard: "困难",
+    HardshipLevel.especially_hard: "特别困难",
+}
+HARDSHIP_LEVEL_ALIASES = {v: k for k, v in HARDSHIP_LEVEL_NAMES.items()} | {
+    "一般": HardshipLevel.general,
+    "比较困难": HardshipLevel.hard,
+    "特困": HardshipLevel.especially_hard,
+}
+# A rule's minimum level is met by that level and every higher one.
+HARDSHIP_RANK = {HardshipLevel.general: 1, HardshipLevel.hard: 2, HardshipLevel.especially_hard: 3}
+
+
+class FundingShare(StrEnum):
+    """Who pays which part of a line (分担比例): keys of a line's `shares` dict."""
+
+    central = "central"
+    provincial = "provincial"
+    county = "county"
+
+
+FUNDING_SHARE_NAMES = {
+    FundingShare.central: "中央",
+    FundingShare.provincial: "省级",
+    FundingShare.county: "县级",
+}
 
 
 class LoanKind(StrEnum):
@@ -374,6 +442,8 @@ class ExclusionReason(StrEnum):
     objection = "objection"
     not_eligible = "not_eligible"
     paid_elsewhere = "paid_elsewhere"
+    hardship = "hardship"  # no approved hardship level (or a lower one than the policy requires)
+    no_rule = "no_rule"  # the policy has no amount rule for this child in the semester
 
 
 EXCLUSION_REASON_NAMES = {
@@ -386,6 +456,8 @@ EXCLUSION_REASON_NAMES = {
     ExclusionReason.objection: "公示异议成立，已移出名单",
     ExclusionReason.not_eligible: "已不符合资助条件",
     ExclusionReason.paid_elsewhere: "已在区域外享受同类资助",
+    ExclusionReason.hardship: "未认定为家庭经济困难学生或困难等级不足",
+    ExclusionReason.no_rule: "本学期不符合该政策任何发放标准",
 }
 
 

@@ -26,6 +26,7 @@ KIND_LABELS = POLICY_KIND_NAMES
 class BatchKind(StrEnum):
     regular = "regular"
     back_pay = "back_pay"
+    repay = "repay"  # 补付: failed lines paid again after their payee was corrected
 
 
 class BatchStatus(StrEnum):

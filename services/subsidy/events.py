@@ -31,6 +31,8 @@ async def emit_lines(session: AsyncSession, event_type: str, *where: ColumnEleme
         "school_code", c.school_code, "area_code", c.area_code, "village_code", c.village_code,
         "stage", c.stage, "grade", c.grade, "boarding", c.boarding, "categories", c.categories,
         "paid_on", c.paid_on, "reason", c.removed_reason,
+        "failure_reason", c.failure_reason, "repays_id", c.repays_id, "payee_masked", c.payee_masked,
+        "item", c.item, "one_off", c.one_off, "shares", c.shares, "hardship_level", c.hardship_level,
     )  # fmt: skip
     payload = func.jsonb_build_object(
         "id", c.eid, "type", literal(event_type, String), "source", literal(SOURCE, String),

@@ -20,6 +20,10 @@ class PolicyData(Facts):
     amount_fen: int = Field(description="Per semester, in fen")
     years: list[int] = Field(default_factory=list)
     area_code: str
+    rules: list[dict] | None = Field(
+        default=None, description="Dated amount rules (from/until semester, conditions, amount, shares)"
+    )
+    min_hardship_level: str | None = None
 
 
 class BatchData(Facts):
@@ -70,6 +74,39 @@ class DisbursementData(Facts):
     categories: list[str] = Field(default_factory=list)
     paid_on: str | None = None
     reason: str | None = Field(default=None, description="cancelled: why")
+    shares: dict[str, int] | None = Field(
+        default=None,
+        description="Fen per funding share (central, provincial, county), summing exactly to amount_fen",
+    )
+    hardship_level: str | None = Field(
+        default=None, description="The child's approved hardship level (general, hard, especially_hard)"
+    )
+    one_off: bool = Field(default=False, description="A one-off item (once per student and stage)")
+    item: str | None = Field(default=None, description="The policy rule / item code that set the amount")
+    failure_reason: str | None = Field(
+        default=None, description="failed: why the bank returned the line (账户已销户, 户名不符 …)"
+    )
+    repays_id: str | None = Field(
+        default=None, description="A re-payment (补付): the failed line this line pays again"
+    )
+    payee_masked: str | None = Field(
+        default=None, description="The payee's account as snapshotted on the line, masked (first 6, last 4)"
+    )
+
+
+class PayeeData(Facts):
+    """Who a child's aid is paid to (the account only masked: the number never leaves the service)."""
+
+    id: str
+    student_id: str
+    area_code: str
+    school_code: str | None = None
+    village_code: str | None = None
+    relation: str = Field(description="father, mother, grandparent, guardian, self, other")
+    account_kind: str = Field(description="bank_card (银行卡) or one_card (社保卡 / 惠民惠农一卡通)")
+    account_masked: str = Field(description="First 6 and last 4 digits")
+    bank_name: str
+    actor: str | None = None
 
 
 class ObjectionData(Facts):
@@ -131,6 +168,26 @@ class LoanData(Facts):
     repayment_status: str = Field(description="in_school, grace, repaying, repaid, overdue")
 
 
+class HardshipData(Facts):
+    """A hardship identification (家庭经济困难学生认定) of one child for one school year."""
+
+    id: str
+    student_id: str
+    household_id: str | None = None
+    area_code: str
+    school_code: str
+    school_year: int = Field(description="The school year, by its autumn year (2024 = 2024-2025)")
+    level: str = Field(description="general 一般困难, hard 困难, especially_hard 特别困难")
+    reason: str
+    status: str = Field(
+        description="proposed, submitted, approved (by the county: only then it counts), rejected, revoked"
+    )
+    actor: str | None = None
+    village_code: str | None = None
+    awaiting: str | None = Field(default=None, description="While submitted: township or county")
+    note: str | None = Field(default=None, description="rejected / revoked: why")
+
+
 EVENTS = [
     ("edu.subsidy.policy.created", "A subsidy policy was created", PolicyData),
     ("edu.subsidy.policy.updated", "A policy not yet used was changed in place", PolicyData),
@@ -143,9 +200,18 @@ EVENTS = [
     ("edu.subsidy.batch.paid", "A batch was paid", BatchData),
     ("edu.subsidy.batch.line_removed", "A line was removed after an upheld objection", BatchData),
     ("edu.subsidy.batch.cancelled", "A batch was cancelled before approval", BatchData),
+    ("edu.subsidy.batch.returned", "The bank returned lines of a paid batch as failed", BatchData),
+    ("edu.subsidy.batch.reconciled", "The bank's confirmation file was checked against a batch", BatchData),
     ("edu.subsidy.disbursement.proposed", "A back-payment (补发) was proposed", DisbursementData),
     ("edu.subsidy.disbursement.paid", "A line was paid (statistics count these)", DisbursementData),
     ("edu.subsidy.disbursement.cancelled", "A line was removed or cancelled", DisbursementData),
+    (
+        "edu.subsidy.disbursement.failed",
+        "The bank returned a paid line as failed (the money did not arrive; figures stop counting it)",
+        DisbursementData,
+    ),
+    ("edu.subsidy.payee.recorded", "A child's payee (guardian and account) was recorded", PayeeData),
+    ("edu.subsidy.payee.corrected", "A child's payee was corrected (e.g. after a failed payment)", PayeeData),
     ("edu.subsidy.objection.raised", "An objection was raised during public notice", ObjectionData),
     ("edu.subsidy.objection.resolved", "An objection was upheld or dismissed", ObjectionData),
     ("edu.subsidy.notice.acknowledged", "A parent acknowledged a notice (告知书)", NoticeAckData),
@@ -161,4 +227,22 @@ EVENTS = [
     ),
     ("edu.subsidy.loan.recorded", "A student loan was recorded", LoanData),
     ("edu.subsidy.loan.updated", "A student loan's repayment status changed", LoanData),
+    ("edu.subsidy.hardship.proposed", "A school proposed a child's hardship level", HardshipData),
+    (
+        "edu.subsidy.hardship.submitted",
+        "A hardship proposal was submitted (its public notice starts)",
+        HardshipData,
+    ),
+    (
+        "edu.subsidy.hardship.endorsed",
+        "The township approved a hardship proposal; the county's approval is awaited (it does not count yet)",
+        HardshipData,
+    ),
+    (
+        "edu.subsidy.hardship.approved",
+        "A hardship level was approved at a level (the county's approval makes it count)",
+        HardshipData,
+    ),
+    ("edu.subsidy.hardship.rejected", "A hardship proposal was sent back with a reason", HardshipData),
+    ("edu.subsidy.hardship.revoked", "An approved hardship level was revoked", HardshipData),
 ]

@@ -1,7 +1,18 @@
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, DateTime, ForeignKey, Index, String, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlmodel import Field
 
@@ -16,7 +27,7 @@ class Batch(SubsidyModel, table=True):
         CheckConstraint(
             "status IN ('draft', 'submitted', 'approved', 'paid', 'rejected', 'cancelled')", name="status"
         ),
-        CheckConstraint("kind IN ('regular', 'back_pay')", name="kind"),
+        CheckConstraint("kind IN ('regular', 'back_pay', 'repay')", name="kind"),
         # At most one live regular batch per school, semester and policy (safe under concurrent requests).
         Index(
             "uq_batch_regular_school_semester_policy",
@@ -79,10 +90,13 @@ class Disbursement(SubsidyModel, table=True):
     __table_args__ = (
         CheckConstraint("amount_fen > 0", name="amount_positive"),
         CheckConstraint(
-            "status IN ('proposed', 'draft', 'submitted', 'approved', 'paid', 'rejected', 'cancelled')",
+            "status IN ('proposed', 'draft', 'submitted', 'approved', 'paid', 'rejected', 'cancelled', "
+            "'failed')",
             name="status",
         ),
-        CheckConstraint("(status = 'paid') = (paid_on IS NOT NULL)", name="paid_on_iff_paid"),
+        # A failed line was paid (the bank was instructed on paid_on) and came back, with the bank's reason.
+        CheckConstraint("(status IN ('paid', 'failed')) = (paid_on IS NOT NULL)", name="paid_on_iff_paid"),
+        CheckConstraint("(status = 'failed') = (failure_reason IS NOT NULL)", name="failed_has_reason"),
         # A proposal has no batch; every other line has one (or is a cancelled proposal, or history
         # imported from the county's ledger).
         CheckConstraint(
@@ -91,13 +105,28 @@ class Disbursement(SubsidyModel, table=True):
             name="batch_unless_proposed",
         ),
         # Nobody paid twice: one live line per student, policy and semester, across every school and county.
+        # A re-payment (补付) stands beside the failed line it pays again (which keeps the place), and
+        # each failed line is re-paid by at most one live line.
         Index(
             "uq_disbursement_live_student_policy_semester",
             "student_id",
             "policy_code",
             "semester",
             unique=True,
-            postgresql_where=text("status <> 'cancelled'"),
+            postgresql_where=text("status <> 'cancelled' AND repays_id IS NULL"),
+        ),
+        Index(
+            "uq_disbursement_live_repays_id",
+            "repays_id",
+            unique=True,
+            postgresql_where=text("status <> 'cancelled' AND repays_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_disbursement_failed",
+            "school_code",
+            "policy_code",
+            "semester",
+            postgresql_where=text("status = 'failed'"),
         ),
         Index(
             "ix_disbursement_area_code_prefix", "area_code", postgresql_ops={"area_code": "text_pattern_ops"}
@@ -140,11 +169,34 @@ class Disbursement(SubsidyModel, table=True):
     policy_kind: str = Field(max_length=20)
     semester: str = Field(max_length=11, index=True)
     amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # The policy rule (item) that set the amount, whether it is a one-off item, the funding shares in
+    # fen (central / provincial / county, summing exactly to amount_fen) and the child's approved
+    # hardship level in the semester's school year (policies.rules; null on lines made before them).
+    item: str | None = Field(default=None, max_length=40)
+    one_off: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default="false"))
+    shares: dict | None = Field(default=None, sa_column=Column(JSONB))
+    hardship_level: str | None = Field(default=None, max_length=20)
     status: str = Field(max_length=12)
     removed_reason: str | None = Field(default=None, max_length=500)
     # Why a line exists outside a batch's own generation: a back-payment's cause, a ledger row's source.
     reason: str | None = Field(default=None, max_length=500)
     paid_on: date | None = None
+    # The bank returned the line (支付失败): why, and when it was recorded.
+    failure_reason: str | None = Field(default=None, max_length=500)
+    failed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    # A re-payment (补付): the failed line this line pays again.
+    repays_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(UUID(as_uuid=True), ForeignKey("subsidy.disbursement.id"))
+    )
+    # The payee as it was when the line was generated or submitted (payments.payees): a later
+    # correction does not rewrite what was sent to the bank. The account is kept encrypted.
+    payee_id: uuid.UUID | None = None
+    payee_version: int | None = None
+    payee_name: str | None = Field(default=None, max_length=50)
+    payee_masked: str | None = Field(default=None, max_length=32)
+    payee_account_encrypted: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    payee_account_hash: str | None = Field(default=None, max_length=64)
+    payee_bank_name: str | None = Field(default=None, max_length=100)
     version: int = 1
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()

@@ -2,11 +2,12 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from services.contracts import calendar
+from services.kit import listing
 from services.kit.auth import CurrentPrincipal, Role
 from services.kit.db import SessionDep
 from services.kit.errors import NotFound
@@ -14,7 +15,7 @@ from services.kit.pagination import Cursor, Limit, Page, paginate
 from services.kit.responses import problems
 from services.kit.rls import within
 from services.kit.schemas import InputModel, OutputModel
-from services.subsidy.batches import publicity
+from services.subsidy.batches import printing, publicity
 from services.subsidy.batches.models import Batch, Disbursement, Objection
 
 router = APIRouter(prefix="/api/v1/subsidy", tags=["subsidy public notice"])
@@ -105,11 +106,24 @@ async def list_notices(
     "/batches/{batch_id}/publicity",
     response_model=PublicNotice,
     summary="A batch's public notice",
-    responses=problems(404),
+    responses={200: {"content": listing.SPREADSHEETS}, **problems(404)},
 )
-async def read_notice(batch: PublishedBatch, session: SessionDep, principal: CurrentPrincipal) -> dict:
-    """The batch's list as published: names and ID numbers masked."""
-    return await publicity.notice(session, principal, batch)
+async def read_notice(
+    batch: PublishedBatch,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    format: printing.PrintFormat = None,
+):
+    """The batch's list as published: names and ID numbers masked.
+
+    `format=csv|xlsx` gives the 公示名单 to post: masked name, school, grade and amount in 元 with a total;
+    no ID number in any form and no aid category.
+    """
+    notice = await publicity.notice(session, principal, batch)
+    if format in ("csv", "xlsx"):
+        content, headers = printing.publicity_file(notice, format)
+        return Response(content, headers=headers, media_type=headers["content-type"])
+    return notice
 
 
 @router.post(

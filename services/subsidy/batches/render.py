@@ -8,12 +8,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.subsidy.batches.models import Batch, BatchStep, Disbursement, Exclusion, Objection
 from services.subsidy.batches.schemas import BatchPublic, BatchSummary, ExclusionOut, LineOut, StepOut
 from services.subsidy.domain import deadline_of
+from services.subsidy.payments.lines import totals as payment_totals
 from services.subsidy.policies.models import Policy
+from services.subsidy.policies.rules import headline_amount
 
 D = Disbursement.__table__.c
 X = Exclusion.__table__.c
 LINE_COLUMNS = [D.id, D.student_id, D.student_name.label("name"), D.stage, D.grade, D.boarding,
-                D.categories, D.village_code, D.household_id, D.amount_fen, D.status]  # fmt: skip
+                D.categories, D.village_code, D.household_id, D.amount_fen, D.item, D.one_off, D.shares,
+                D.hardship_level, D.status,
+                D.failure_reason, D.repays_id, D.payee_masked]  # fmt: skip
 
 
 async def summaries(session: AsyncSession, batches: list[Batch]) -> list[BatchSummary]:
@@ -44,7 +48,9 @@ async def summaries(session: AsyncSession, batches: list[Batch]) -> list[BatchSu
                     "policy_revision": policy.revision,
                     "policy_name": policy.name,
                     "policy_kind": policy.kind,
-                    "amount_fen": policy.amount_fen,
+                    "amount_fen": headline_amount(policy.rules, batch.semester)
+                    if policy.rules
+                    else policy.amount_fen,
                     "deadline": deadline_of(batch.semester),
                     "open_objections": open_counts.get(batch.id, 0),
                 }
@@ -67,11 +73,18 @@ async def to_public(session: AsyncSession, batch: Batch) -> BatchPublic:
     steps = (
         await session.execute(select(BatchStep).where(BatchStep.batch_id == batch.id).order_by(BatchStep.at))
     ).scalars()
+    line_outs = [LineOut.model_validate(row._mapping) for row in lines]
+    shares: dict[str, int] = {}
+    for line in line_outs:
+        for key, fen in (line.shares or {}).items():
+            shares[key] = shares.get(key, 0) + fen
     return BatchPublic(
         **head.model_dump(),
-        lines=[LineOut.model_validate(row._mapping) for row in lines],
+        lines=line_outs,
+        shares_fen=shares,
         excluded=[exclusion_out(row._mapping) for row in excluded],
         history=[StepOut.model_validate(step) for step in steps],
+        payments=await payment_totals(session, batch),
     )
 
 

@@ -1,15 +1,16 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from sqlalchemy import select
 
+from services.kit import listing
 from services.kit.auth import CurrentPrincipal
 from services.kit.db import SessionDep, SnapshotSessionDep
 from services.kit.pagination import Cursor, Limit, Page, UpdatedSince, paginate
 from services.kit.responses import problems
 from services.kit.rls import within
-from services.subsidy.batches import render, service, workflow
+from services.subsidy.batches import printing, render, service, workflow
 from services.subsidy.batches.models import Batch
 from services.subsidy.batches.schemas import (
     ApproveIn,
@@ -114,6 +115,25 @@ async def list_batches(
 async def read_batch(batch: BatchInScope, session: SessionDep) -> BatchPublic:
     """A batch with its lines, its exclusions (with reasons) and its history (who, when)."""
     return await render.to_public(session, batch)
+
+
+@router.get(
+    "/{batch_id}/roster",
+    response_model=printing.Roster,
+    summary="A batch's 发放花名册 (roster to sign)",
+    description="One row per live line (a line the bank returned is marked): name, ID number "
+    "masked, school, stage, grade, aid categories, policy, amount, and a total equal to the batch's. "
+    "`format=csv|xlsx` gives the sheet to print (amounts in 元, a total row, a signature column, "
+    "经办人 and 负责人 lines below).",
+    responses={200: {"content": listing.SPREADSHEETS}, **problems(403, 404)},
+)
+async def read_roster(batch: BatchInScope, session: SessionDep, format: printing.PrintFormat = None):
+    """The 花名册 of a batch (JSON, CSV or XLSX)."""
+    data = await printing.roster(session, batch)
+    if format in ("csv", "xlsx"):
+        content, headers = printing.roster_file(data, format)
+        return Response(content, headers=headers, media_type=headers["content-type"])
+    return data
 
 
 @router.post(

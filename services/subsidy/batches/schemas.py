@@ -8,6 +8,7 @@ from services.contracts.calendar import EventDate
 from services.contracts.vocabulary import ExclusionReason, LineKind
 from services.kit.schemas import InputModel, OutputModel, Stored
 from services.subsidy.domain import SEMESTER_PATTERN, BatchKind, BatchStatus, Level
+from services.subsidy.payments.schemas import PaymentTotals
 
 Semester = Field(pattern=SEMESTER_PATTERN, examples=["2026-autumn"])
 
@@ -68,7 +69,20 @@ class LineOut(OutputModel):
     village_code: str | None
     household_id: uuid.UUID | None
     amount_fen: int
+    item: str | None = Field(default=None, description="The policy rule (item) that set the amount")
+    one_off: bool = Field(default=False, description="A one-off item (paid once per child and stage)")
+    shares: dict[str, int] | None = Field(
+        default=None,
+        description="Funding shares in fen (central / provincial / county), summing exactly to amount_fen",
+        examples=[{"central": 50001, "provincial": 6250, "county": 6250}],
+    )
+    hardship_level: str | None = Field(
+        default=None, description="The child's county-approved hardship level that school year, if any"
+    )
     status: str
+    failure_reason: str | None = Field(default=None, description="failed: the bank's reason")
+    repays_id: uuid.UUID | None = Field(default=None, description="A re-payment (补付): the failed line")
+    payee_masked: str | None = Field(default=None, description="The payee's account on the line, masked")
 
 
 class ExclusionOut(OutputModel):
@@ -101,7 +115,7 @@ class BatchSummary(Stored):
     policy_revision: int
     policy_name: str
     policy_kind: str
-    amount_fen: int = Field(description="Per line (the policy revision's amount)")
+    amount_fen: int = Field(description="The first rule in force that semester (lines may differ)")
     status: BatchStatus
     awaiting: Level | None = Field(description="While submitted: whose approval is next")
     deadline: date
@@ -128,6 +142,13 @@ class BatchPublic(BatchSummary):
     lines: list[LineOut]
     excluded: list[ExclusionOut]
     history: list[StepOut]
+    shares_fen: dict[str, int] = Field(
+        default_factory=dict,
+        description="The live lines' funding shares summed (fen per central / provincial / county)",
+    )
+    payments: PaymentTotals | None = Field(
+        default=None, description="Paid (and still paid), failed (returned by the bank) and re-paid lines"
+    )
 
 
 class DisbursementPublic(Stored):
@@ -138,10 +159,23 @@ class DisbursementPublic(Stored):
     policy_kind: str
     semester: str
     amount_fen: int
+    item: str | None = Field(default=None, description="The policy rule (item) that set the amount")
+    one_off: bool = Field(default=False, description="A one-off item (paid once per child and stage)")
+    shares: dict[str, int] | None = Field(
+        default=None,
+        description="Funding shares in fen (central / provincial / county), summing exactly to amount_fen",
+        examples=[{"central": 50001, "provincial": 6250, "county": 6250}],
+    )
+    hardship_level: str | None = Field(
+        default=None, description="The child's county-approved hardship level that school year, if any"
+    )
     batch_id: uuid.UUID | None
     kind: LineKind = Field(description="regular, back_pay (补发) or history (imported from the 台账)")
-    status: Literal["proposed", "draft", "submitted", "approved", "paid", "rejected", "cancelled"]
+    status: Literal["proposed", "draft", "submitted", "approved", "paid", "rejected", "cancelled", "failed"]
     paid_on: date | None
+    failure_reason: str | None = Field(default=None, description="failed: why the bank returned the line")
+    repays_id: uuid.UUID | None = Field(default=None, description="A re-payment (补付): the failed line")
+    payee_masked: str | None = Field(default=None, description="The payee's account on the line, masked")
     school_code: str
     area_code: str
     village_code: str | None

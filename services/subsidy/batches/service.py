@@ -20,7 +20,7 @@ from services.subsidy.db import now
 from services.subsidy.domain import parse_semester, semester_start
 from services.subsidy.events import emit
 from services.subsidy.policies.models import Policy
-from services.subsidy.policies.service import applies_in, policy_for_year
+from services.subsidy.policies.service import applies_in, policy_for_semester
 from services.subsidy.policies.service import visible_to as policy_visible_to
 from services.subsidy.projection.models import SchoolFact
 
@@ -85,7 +85,7 @@ async def school_for(session: AsyncSession, principal: Principal, code: str) -> 
 
 
 async def _policy_for(session: AsyncSession, principal: Principal, data: BatchCreate, school: SchoolFact):
-    year, _ = parse_semester(data.semester)
+    parse_semester(data.semester)
     if semester_start(data.semester) > calendar.today():
         raise Invalid(["semester"], f"{data.semester} has not begun")
     visible = (
@@ -95,9 +95,9 @@ async def _policy_for(session: AsyncSession, principal: Principal, data: BatchCr
     ).first()
     if visible is None:
         raise Invalid(["policy_code"], f"Unknown policy {data.policy_code}", code="unknown_policy")
-    policy = await policy_for_year(session, data.policy_code, year)
+    policy = await policy_for_semester(session, data.policy_code, data.semester)
     if policy is None:
-        raise Invalid(["semester"], f"Policy {data.policy_code} does not apply in {year}")
+        raise Invalid(["semester"], f"Policy {data.policy_code} has no rule in force in {data.semester}")
     in_force = (
         await session.execute(select(Policy.id).where(Policy.id == policy.id, applies_in(school.area_code)))
     ).first()
@@ -135,11 +135,22 @@ async def create_batch(
         raise Conflict(
             f"School {data.school_code} already has a {data.policy_code} batch for {data.semester}"
         ) from exc
-    await generation.generate(session, batch, policy)
+    await _generate(session, batch, policy)
     if batch.kind == "back_pay" and batch.line_count == 0:
         raise Conflict("No back-pay proposals are pending for this school, semester and policy")
     await record(session, batch, principal, "generated")
     return batch
+
+
+async def _generate(session: AsyncSession, batch: Batch, policy: Policy) -> None:
+    """Fill the batch's lines (a re-payment batch: its failed lines now ready) and snapshot the payees."""
+    from services.subsidy.payments import lines, repay
+
+    if batch.kind == "repay":
+        await repay.gather(session, batch)
+    else:
+        await generation.generate(session, batch, policy)
+    await lines.snapshot_payees(session, batch)
 
 
 async def regenerate(
@@ -151,13 +162,12 @@ async def regenerate(
     check_batch_version(batch, version)
     if batch.status not in ("draft", "rejected"):
         raise Conflict(f"A {batch.status} batch cannot be regenerated")
-    year, _ = parse_semester(batch.semester)
-    policy = await policy_for_year(session, batch.policy_code, year)
+    policy = await policy_for_semester(session, batch.policy_code, batch.semester)
     if policy is None:
-        raise Conflict(f"Policy {batch.policy_code} no longer applies in {year}")
+        raise Conflict(f"Policy {batch.policy_code} no longer applies in {batch.semester}")
     batch.policy_id, batch.status, batch.generated_at = policy.id, "draft", now()
     batch.generated_by, batch.reject_reason, batch.as_of = principal.username, None, as_of.public()
-    await generation.generate(session, batch, policy)
+    await _generate(session, batch, policy)
     await record(session, batch, principal, "regenerated")
     return batch
 

@@ -13,6 +13,7 @@ from services.subsidy.batches.models import Batch, BatchStep, Disbursement, Obje
 from services.subsidy.batches.schemas import ApproveIn, PayIn, RejectIn, SubmitIn
 from services.subsidy.batches.service import check_batch_version, record, set_line_status
 from services.subsidy.events import emit_lines
+from services.subsidy.payments.lines import snapshot_payees
 
 BACKDATE_LIMIT = timedelta(days=30)
 COUNTY = (Role.county, Role.admin)
@@ -39,6 +40,8 @@ async def submit(session: AsyncSession, principal: Principal, *, batch: Batch, d
     batch.publicity_end = start + timedelta(days=days) if days > 0 else None
     batch.status, batch.awaiting, batch.reject_reason = "submitted", first_level(batch), None
     await set_line_status(session, batch, "submitted")
+    # The list posted and approved is what the bank is sent: payees as they are now (payments.lines).
+    await snapshot_payees(session, batch)
     await record(session, batch, principal, "submitted", note=data.note)
     return batch
 

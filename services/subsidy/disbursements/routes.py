@@ -15,7 +15,7 @@ from services.subsidy.batches.service import lines_visible_to
 from services.subsidy.domain import SEMESTER_PATTERN, PolicyKind
 
 router = APIRouter(prefix="/api/v1/subsidy/disbursements", tags=["subsidy disbursements"])
-LineStatus = Literal["proposed", "draft", "submitted", "approved", "paid", "rejected", "cancelled"]
+LineStatus = Literal["proposed", "draft", "submitted", "approved", "paid", "rejected", "cancelled", "failed"]
 
 
 @router.get("", response_model=Page[DisbursementPublic], summary="List disbursements (one row per line)")
