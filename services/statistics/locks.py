@@ -94,6 +94,11 @@ async def _scopes(session: AsyncSession, area: str) -> list[FigureScope]:
         if n <= len(c) and n >= len(area)
     }
     out = [FigureScope(Principal("lock", "lock", Role.county, a), a, None) for a in sorted(codes)]
+    # The same areas counted by household (basis=household: our children wherever they study).
+    out += [
+        FigureScope(Principal("lock", "lock", Role.county, a), a, None, basis="household")
+        for a in sorted(codes)
+    ]
     out += [
         FigureScope(Principal("lock", "lock", Role.village, v), v, None)
         for (v,) in (await session.execute(villages)).all()

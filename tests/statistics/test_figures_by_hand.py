@@ -189,7 +189,10 @@ async def test_dropout_disability_and_check_figures(world: World, db):
         )
     dis = await _settled(county, "/api/v1/stats/disability", lambda g: g["children"] == 3, year=year)
     assert dis["by_placement"] == {"special_school": 1, "home_teaching": 1, "exempt": 1}
-    assert dis["enrollment_rate"] == round(2 / 3, 4)
+    # Issue 14: the rate counts every school-age disabled child on the roll (the dropped-out one too),
+    # not only those with a placement record: 2 placed (one 送教上门) of 4.
+    assert (dis["school_age_disabled"], dis["placed"], dis["home_teaching"]) == (4, 2, 1)
+    assert dis["enrollment_rate"] == 0.5
 
     semester = f"{year}-autumn"
     check = await school.ok(

@@ -11,7 +11,7 @@ import secrets
 
 import openpyxl
 
-from services.contracts.calendar import current_semester, today
+from services.contracts.calendar import current_semester, school_year_start, today
 from tests import conftest
 from tests.helpers import Api, World, birth_for, make_id_number
 from tests.statistics.verification_helpers import done, findings, platform_client, submit
@@ -53,12 +53,17 @@ class TestSpecialEducationIsCompulsory:
         await special_pupil(world, school, 3)
         await special_pupil(world, school, 11)
         await world.student("primary", grade=5)
-        # Registered now, the pupils are in school on 1 September of next year's school year.
+        # Registered now, the pupils are on this school year's compulsory roll and in school (the
+        # monitoring rate; issue 14 changed the definition: the roll of the year, not of 1 September).
         county = world.users["county"]
-        got = await county.ok("GET", "/api/v1/stats/dropout", params={"year": YEAR + 1})
+        year = school_year_start(today()).year
+        got = await county.ok("GET", "/api/v1/stats/dropout", params={"year": year})
         assert got["consolidation_base"] == 2 and got["consolidation_kept"] == 2
-        rates = await county.ok("GET", "/api/v1/stats/rates", params={"year": YEAR + 1})
-        assert rates["consolidation_cohort"] == {"numerator": 2, "denominator": 2, "rate": 1.0}
+        rates = await county.ok("GET", "/api/v1/stats/rates", params={"year": year})
+        assert rates["consolidation_monitoring"] == {"numerator": 2, "denominator": 2, "rate": 1.0}
+        # The special grade-3 pupil is of the cohort that finishes grade 9 six years after this one.
+        cohort = await county.ok("GET", "/api/v1/stats/rates", params={"year": year + 1 + 6})
+        assert cohort["consolidation_cohort"] == {"numerator": 0, "denominator": 1, "rate": 0.0}
 
 
 class TestProgression:
@@ -147,6 +152,8 @@ class TestAidElsewhere:
         bodies = [world.student_body("primary", household_id=household["id"]) for _ in range(2)]
         away, here = [await county.ok("POST", "/api/v1/students", 201, json=b) for b in bodies]
         await projected(db, away, here)
+        # Eligible means eligible under a policy in force (issue 14): the county's living allowance.
+        await make_policy(county, boarding_only=False)
         await county.ok("POST", "/api/v1/subsidy/aid-elsewhere", 201, json={
             "student_id": away["id"], "payer": {"name": "贵州省毕节市七星关区", "code": "520502"},
             "policy_kind": "living_allowance", "semester": SEMESTER, "amount_fen": 62500})

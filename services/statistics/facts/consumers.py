@@ -17,11 +17,14 @@ from services.statistics.facts.models import (
     CaseFact,
     CheckFact,
     EnrollmentSpan,
+    HardshipFact,
     HeldEvent,
     HouseholdFact,
     LoanFact,
+    NoticeFact,
     PaymentFact,
     PlacementFact,
+    PolicyFact,
     StudentFact,
     YearLock,
 )
@@ -93,7 +96,14 @@ async def held_if_locked(session: AsyncSession, event: Event, year: int) -> bool
 
 
 SPAN_FIELDS = (
-    "area_code", "school_code", "village_code", "stage", "grade", "compulsory", "status", "categories",
+    "area_code",
+    "school_code",
+    "village_code",
+    "stage",
+    "grade",
+    "compulsory",
+    "status",
+    "categories",
 )
 
 
@@ -170,7 +180,7 @@ async def on_household(session: AsyncSession, event: Event) -> None:
     )
 
 
-DISBURSEMENT_STATUS = {"paid": "paid", "cancelled": "cancelled", "proposed": "proposed"}
+DISBURSEMENT_STATUS = {"paid": "paid", "cancelled": "cancelled", "proposed": "proposed", "failed": "failed"}
 
 
 async def on_disbursement(session: AsyncSession, event: Event) -> None:
@@ -199,10 +209,23 @@ async def on_disbursement(session: AsyncSession, event: Event) -> None:
             "status": status,
             "paid_on": _date(d.paid_on),
             "version": event.version or 0,
+            # Optional fields (issue 13): absent on older events, which then count as all-county money.
+            "shares": getattr(d, "shares", None),
+            "hardship_level": getattr(d, "hardship_level", None),
+            "repays_id": _uuid(getattr(d, "repays_id", None)),
+            "failure_reason": getattr(d, "failure_reason", None),
         },
         key=["disbursement_id"],
         newer="version" if event.version is not None else None,
     )
+    repays = _uuid(getattr(d, "repays_id", None))
+    if repays is not None and status == "paid":
+        # A re-payment (补付) of a failed line: the failed line never counts again, even if its own
+        # `failed` event comes later or was lost, so the child and the person-time count once.
+        t = PaymentFact
+        await session.execute(
+            update(t).where(t.disbursement_id == repays, t.status == "paid").values(status="failed")
+        )
 
 
 async def on_case(session: AsyncSession, event: Event) -> None:
@@ -359,6 +382,82 @@ async def on_aid_elsewhere(session: AsyncSession, event: Event) -> None:
     )
 
 
+async def on_notice(session: AsyncSession, event: Event) -> None:
+    """Keep a parent's acknowledgement of a notice (告知书) for the 告知率."""
+    d = event.data
+    student = await session.get(StudentFact, uuid.UUID(d.student_id))
+    await session.execute(
+        insert(NoticeFact.__table__)
+        .values(
+            student_id=uuid.UUID(d.student_id),
+            semester=d.semester,
+            acknowledged_at=datetime.fromisoformat(d.acknowledged_at) if d.acknowledged_at else event.time,
+            area_code=event.area_code or (student.area_code if student else None),
+            school_code=event.school_code or (student.school_code if student else None),
+            village_code=student.village_code if student else None,
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+def _terms(d) -> dict:
+    """What decides in which semesters a policy is in force: its years, and its dated rules if any."""
+    rules = getattr(d, "rules", None) or []
+    return {
+        "years": list(d.years or []),
+        "rules": [r if isinstance(r, dict) else r.model_dump(mode="json") for r in rules],
+        # Children of no listed category with an approved level at least this are eligible too.
+        "min_hardship_level": getattr(d, "min_hardship_level", None),
+    }
+
+
+async def on_policy(session: AsyncSession, event: Event) -> None:
+    """Keep a policy (who is eligible in which semester: coverage counts against it)."""
+    d = event.data
+    await _upsert(
+        session,
+        PolicyFact,
+        {
+            "policy_id": uuid.UUID(d.id),
+            "code": d.code,
+            "revision": d.revision,
+            "kind": d.kind,
+            "stages": d.stages or [],
+            "categories": d.categories or [],
+            "boarding_only": bool(d.boarding_only),
+            "non_boarders_only": bool(d.non_boarders_only),
+            "terms": _terms(d),
+            "area_code": d.area_code,
+            "updated_at": event.time,
+        },
+        key=["policy_id"],
+        newer="updated_at",
+    )
+
+
+async def on_hardship(session: AsyncSession, event: Event) -> None:
+    """Keep a hardship identification (its approved level makes a child eligible under some rules)."""
+    d = event.data
+    student = await session.get(StudentFact, uuid.UUID(d.student_id))
+    await _upsert(
+        session,
+        HardshipFact,
+        {
+            "hardship_id": uuid.UUID(d.id),
+            "student_id": uuid.UUID(d.student_id),
+            "school_year": int(d.school_year),
+            "level": d.level,
+            "status": d.status,
+            "area_code": d.area_code,
+            "school_code": d.school_code,
+            "village_code": student.village_code if student else None,
+            "updated_at": event.time,
+        },
+        key=["hardship_id"],
+        newer="updated_at",
+    )
+
+
 HANDLERS = {
     "edu.registry.student.": on_student,
     "edu.registry.household.": on_household,
@@ -369,6 +468,9 @@ HANDLERS = {
     "edu.dropout.placement.recorded": on_placement,
     "edu.subsidy.loan.": on_loan,
     "edu.subsidy.aid_elsewhere.": on_aid_elsewhere,
+    "edu.subsidy.notice.acknowledged": on_notice,
+    "edu.subsidy.policy.": on_policy,
+    "edu.subsidy.hardship.": on_hardship,
 }
 
 
@@ -386,6 +488,9 @@ SUBJECTS = [
     "edu.subsidy.disbursement.>",
     "edu.subsidy.loan.>",
     "edu.subsidy.aid_elsewhere.>",
+    "edu.subsidy.notice.>",
+    "edu.subsidy.policy.>",
+    "edu.subsidy.hardship.>",
     "edu.dropout.case.>",
     "edu.dropout.verification.>",
     "edu.dropout.placement.>",
@@ -403,6 +508,9 @@ PROJECTIONS = [
     "placement_fact",
     "loan_fact",
     "aid_elsewhere_fact",
+    "notice_fact",
+    "policy_fact",
+    "hardship_fact",
 ]
 
 

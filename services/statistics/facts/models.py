@@ -3,7 +3,7 @@
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Column, DateTime, String
+from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, String
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field
 
@@ -92,6 +92,14 @@ class PaymentFact(StatisticsModel, table=True):
     status: str = Field(max_length=20)
     paid_on: date | None = None
     version: int = 0
+    shares: dict | None = Field(
+        default=None,
+        sa_column=Column(JSONB),
+        description="Fen per funding share (central, provincial, county)",
+    )
+    hardship_level: str | None = Field(default=None, max_length=20)
+    repays_id: uuid.UUID | None = Field(default=None, description="The failed line this line pays again")
+    failure_reason: str | None = Field(default=None, max_length=200)
 
 
 class CaseFact(StatisticsModel, table=True):
@@ -230,4 +238,57 @@ class AidElsewhereFact(StatisticsModel, table=True):
     school_code: str | None = Field(default=None, max_length=10)
     village_code: str | None = Field(default=None, max_length=12)
     cancelled: bool = False
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class NoticeFact(StatisticsModel, table=True):
+    """A notice (告知书) the parents acknowledged: one per student and semester (告知率)."""
+
+    __tablename__ = "notice_fact"
+
+    student_id: uuid.UUID = Field(primary_key=True)
+    semester: str = Field(primary_key=True, max_length=12)
+    acknowledged_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    area_code: str | None = Field(default=None, max_length=12)
+    school_code: str | None = Field(default=None, max_length=10)
+    village_code: str | None = Field(default=None, max_length=12)
+
+
+class PolicyFact(StatisticsModel, table=True):
+    """A subsidy policy (reference data): which children it makes eligible in which semesters."""
+
+    __tablename__ = "policy_fact"
+
+    policy_id: uuid.UUID = Field(primary_key=True)
+    code: str = Field(max_length=40)
+    revision: int = Field(default=1, sa_column=Column(Integer, nullable=False, server_default="1"))
+    kind: str = Field(max_length=20)
+    stages: list[str] = Field(default_factory=list, sa_column=_codes())
+    categories: list[str] = Field(default_factory=list, sa_column=_codes())
+    boarding_only: bool = False
+    non_boarders_only: bool = False
+    terms: dict = Field(
+        default_factory=dict,
+        sa_column=Column(JSONB, nullable=False, server_default="{}"),
+        description="`years` and dated `rules` as the policy event carried them",
+    )
+    area_code: str = Field(max_length=12)
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class HardshipFact(StatisticsModel, table=True):
+    """A hardship identification (家庭经济困难学生认定) of one child for one school year; it counts once
+    `approved` (by the county)."""
+
+    __tablename__ = "hardship_fact"
+    __table_args__ = (Index("ix_hardship_fact_student_id", "student_id", "school_year"),)
+
+    hardship_id: uuid.UUID = Field(primary_key=True)
+    student_id: uuid.UUID
+    school_year: int = Field(description="By its autumn year (2024 = 2024-2025)")
+    level: str = Field(max_length=20)
+    status: str = Field(max_length=20)
+    area_code: str | None = Field(default=None, max_length=12)
+    school_code: str | None = Field(default=None, max_length=10)
+    village_code: str | None = Field(default=None, max_length=12)
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -38,14 +38,22 @@ METRICS = {
     "numerator": "分子",
     "denominator": "分母",
     "rate": "比率",
+    "home_teaching": "送教上门",
+    "school_age_disabled": "适龄残疾儿童",
+    "placed": "已安置",
 }
 # Parts of a figure that are one group of metrics (not a breakdown of items): one row each, then their
 # own breakdowns below them.
 GROUPS = {
     "loans": "助学贷款",
     "progression_junior_senior": "初升高比率",
+    "progression_senior_higher": "高中阶段升大学比率",
     "consolidation_cohort": "巩固率",
+    "consolidation_monitoring": "控辍保学巩固率",
+    "dropout_compulsory": "义务教育辍学率",
+    "coverage": "资助覆盖率",
     "disabled_enrollment": "残疾儿童入学率",
+    "notice_acknowledged": "告知率",
 }
 DIMENSIONS = {
     "by_stage": "学段",
@@ -56,6 +64,12 @@ DIMENSIONS = {
     "by_reason_group": "辍学原因",
     "by_placement": "安置方式",
     "by_lender": "贷款机构",
+    "by_share": "资金来源",
+    "by_stage_category": "学段",
+    "households_by_category": "户数/资助类别",
+    "by_hardship_level": "困难等级",
+    "dropout_by_stage": "分学段辍学率",
+    "groups": "分组",
 }
 VALUES = {
     "preschool": "学前",
@@ -82,8 +96,16 @@ VALUES = {
     "home_teaching": "送教上门",
     "deferred": "缓学",
     "exempt": "免学",
+    "central": "中央",
+    "provincial": "省级",
+    "county": "县级",
+    "general": "一般困难",
+    "hard": "困难",
+    "especially_hard": "特别困难",
+    "unknown": "未知",
+    "none": "无资助类别",
 }
-SKIP = {"area_code", "school_code", "year", "semester", "locked", "as_of"}
+SKIP = {"area_code", "school_code", "year", "semester", "locked", "as_of", "group_by", "basis"}
 # What a bare number under a breakdown counts, e.g. by_stage: {"primary": 3} counts students.
 LEAF_METRIC = {
     "by_stage": "students",
@@ -92,6 +114,8 @@ LEAF_METRIC = {
     "by_reason_group": "cases_opened",
     "by_placement": "children",
     "by_lender": "count",
+    "by_share": "amount_fen",
+    "households_by_category": "households",
 }
 
 

@@ -54,7 +54,7 @@ def covered_elsewhere(semester: str):
 
 
 @contextlib.asynccontextmanager
-async def _across_scopes(session: AsyncSession) -> AsyncIterator[None]:
+async def across_scopes(session: AsyncSession) -> AsyncIterator[None]:
     """as_system, unless the transaction already sees every row (a year lock): never nest it, since
     leaving an inner as_system would put the caller's wall back in the middle of the outer block."""
     if await session.scalar(text("SELECT current_setting('nol.scope', true)")) == "system":
@@ -71,13 +71,29 @@ async def progression_junior_senior(session: AsyncSession, scope: FigureScope, *
     初中). The continuation may be in another county: that look-up crosses scopes on purpose (kit.rls),
     and only counts of the caller's own graduates come out of it.
     """
+    return await _progression(
+        session, scope, year=year, from_stages=(Stage.junior,), to_stages=UPPER_SECONDARY_STAGES
+    )
+
+
+async def progression_senior_higher(session: AsyncSession, scope: FigureScope, *, year: int) -> dict:
+    """高中/中职升大学: senior and vocational graduates of `year` in scope; of them, enrolled in higher
+    education (stage `higher`) by 30 September, anywhere."""
+    return await _progression(
+        session, scope, year=year, from_stages=UPPER_SECONDARY_STAGES, to_stages=(Stage.higher,)
+    )
+
+
+async def _progression(
+    session: AsyncSession, scope: FigureScope, *, year: int, from_stages: tuple, to_stages: tuple
+) -> dict:
     g, n = EnrollmentSpan, aliased(EnrollmentSpan)
     by = Semester(year, "autumn").census_day  # 30 September
     graduates = (
         select(g.student_id, func.min(g.valid_from).label("on"))
         .where(
             g.status == EnrollmentStatus.graduated,
-            g.stage == Stage.junior,
+            g.stage.in_(from_stages),
             g.valid_from >= date(year, 1, 1),
             g.valid_from <= date(year, 12, 31),
             scope.where(g),
@@ -88,10 +104,10 @@ async def progression_junior_senior(session: AsyncSession, scope: FigureScope, *
     continued = exists().where(
         n.student_id == graduates.c.student_id,
         n.status.in_(AT_SCHOOL),
-        n.stage.in_(UPPER_SECONDARY_STAGES),
+        n.stage.in_(to_stages),
         and_(n.valid_from >= graduates.c.on, n.valid_from <= by),
     )
-    async with _across_scopes(session):
+    async with across_scopes(session):
         total, went_on = (
             await session.execute(select(func.count(), func.count().filter(continued)).select_from(graduates))
         ).one()
