@@ -13,6 +13,8 @@ from services.kit.versioning import IfMatch
 from services.registry.households import service
 from services.registry.households.models import Household
 from services.registry.households.schemas import HouseholdCreate, HouseholdPublic, HouseholdUpdate
+from services.registry.students import service as students
+from services.registry.students.models import Student
 
 router = APIRouter(prefix="/api/v1/households", tags=["households"])
 
@@ -64,6 +66,13 @@ async def list_households(
         ),
     ] = None,
     q: Annotated[str | None, Query(max_length=50, description="Part of the head's name")] = None,
+    id_number: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[0-9]{17}[0-9Xx]$",
+            description="A child's whole ID number: the household of that student (through the keyed hash)",
+        ),
+    ] = None,
     updated_since: UpdatedSince = None,
 ):
     """List households inside the caller's scope, oldest change first (for sync)."""
@@ -76,6 +85,11 @@ async def list_households(
         stmt = stmt.where(Household.statuses.contains([{"kind": kind}]))
     if q:
         stmt = stmt.where(Household.head_name.contains(q, autoescape=True))
+    if id_number:
+        child = select(Student.id).where(
+            Student.household_id == Household.id, Student.id_number_hash == students.id_number_hash(id_number)
+        )
+        stmt = stmt.where(child.exists())
     if updated_since:
         stmt = stmt.where(Household.updated_at >= updated_since)
     return await paginate(

@@ -15,8 +15,35 @@ td.amount, th.amount { text-align: right; }
 """
 
 
+PAGES = """
+.page { page-break-after: always; break-after: page; }
+.page:last-child { page-break-after: auto; break-after: auto; }
+"""
+
+
 def render(notice: dict) -> str:
     """Render the notice as a printable HTML page."""
+    return _document("学生资助告知书", page(notice))
+
+
+def render_many(notices: list[dict], title: str) -> str:
+    """Render many notices as one printable document: one page per child, a page break between."""
+    pages = "\n".join(f'<section class="page">{page(n)}</section>' for n in notices)
+    return _document(title, pages or "<p>没有需要打印的告知书。</p>", extra=PAGES)
+
+
+def _document(title: str, body: str, extra: str = "") -> str:
+    return f"""<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>{escape(title)}</title>
+<style>{STYLE}{extra}</style></head>
+<body>
+{body}
+</body></html>
+"""
+
+
+def page(notice: dict) -> str:
+    """The body of one notice (one child, one semester)."""
     e = escape
     rows = (
         "".join(
@@ -34,10 +61,7 @@ def render(notice: dict) -> str:
         if ack
         else "<p class='noprint'>回执：尚未确认。</p>"
     )
-    return f"""<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>学生资助告知书</title><style>{STYLE}</style></head>
-<body>
-<h1>学生资助告知书</h1>
+    return f"""<h1>学生资助告知书</h1>
 <p style="text-align:center">（致家长的一封信）</p>
 <p>尊敬的{e(notice["name"])}同学家长：</p>
 <p>您好！根据国家学生资助政策，您的孩子在{e(notice["school_name"] or "")}就读，
@@ -51,5 +75,4 @@ def render(notice: dict) -> str:
 不得以任何理由收取费用。如有疑问，请向学校或县教育局学生资助管理中心反映。</p>
 {ack_line}
 <div class="sign"><span>家长签字：__________</span><span>日期：____年__月__日</span></div>
-</body></html>
 """

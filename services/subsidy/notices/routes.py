@@ -11,7 +11,7 @@ from services.kit.db import SessionDep
 from services.kit.responses import problems
 from services.kit.schemas import InputModel
 from services.subsidy.domain import SEMESTER_PATTERN, current_semester
-from services.subsidy.notices import html, service
+from services.subsidy.notices import bulk, html, service
 from services.subsidy.projection.models import StudentFact
 
 router = APIRouter(prefix="/api/v1/subsidy/notices", tags=["subsidy notices"])
@@ -66,6 +66,44 @@ async def student_in_scope(
 
 
 StudentInScope = Annotated[StudentFact, Depends(student_in_scope)]
+
+
+class NoticeBook(BaseModel):
+    semester: str
+    count: int = Field(description="How many children (pages)")
+    items: list[Notice]
+
+
+@router.get(
+    "",
+    response_model=NoticeBook,
+    summary="Notices in bulk (告知书, one page per child)",
+    description="Every notice of a batch (`batch_id`), a school (`school_code`) or a village "
+    "(`village_code`) for a semester (a batch's own by default): the children with a paid line then, "
+    "inside the caller's scope. `format=html` gives one printable document with a page break after each "
+    "child; acknowledgements stay per child (`POST /notices/{student_id}/acknowledge`).",
+    responses={200: {"content": {"text/html": {}}}, **problems(404, 422)},
+)
+async def print_notices(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    semester: SemesterQuery = None,
+    batch_id: uuid.UUID | None = None,
+    school_code: Annotated[str | None, Query(pattern=r"^[0-9]{10}$")] = None,
+    village_code: Annotated[str | None, Query(pattern=r"^[0-9]{2,12}$")] = None,
+    format: Annotated[
+        Literal["json", "html"] | None, Query(description="html: one printable document")
+    ] = None,
+):
+    """All notices of a batch, school or village as one document (JSON, or HTML to print)."""
+    semester, notices = await bulk.notices_for(
+        session, principal, semester=semester, batch_id=batch_id, school_code=school_code,
+        village_code=village_code,
+    )  # fmt: skip
+    if format == "html":
+        return HTMLResponse(html.render_many(notices, f"学生资助告知书（{len(notices)}份）"))
+    body = {"semester": semester, "count": len(notices), "items": notices}
+    return JSONResponse(jsonable_encoder(NoticeBook.model_validate(jsonable_encoder(body))))
 
 
 @router.get(
