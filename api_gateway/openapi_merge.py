@@ -17,12 +17,13 @@ import anyio.to_thread
 import httpx
 import structlog
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 
 from api_gateway.idempotency.middleware import EXEMPT
-from api_gateway.routing import API, PLATFORM_ALLOWED, _prefix_of
+from api_gateway.routing import API, PLATFORM_ALLOWED, PLATFORM_OPERATIONS, _prefix_of
+from services.kit.docs import install_offline_docs
+from services.kit.openapi import describe_enums, openapi_of, unique_titles
 from services.kit.responses import add_problem, document_errors, iter_operations
 from services.kit.settings import SERVICES, Settings
 
@@ -32,6 +33,14 @@ PUBLIC_PATHS = ("/api/v1/auth/token", "/api/v1/auth/refresh", "/api/v1/auth/logo
                 "/.well-known/jwks.json")
 BEARER = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
           "description": "Access token from `POST /api/v1/auth/token` (EdDSA-signed JWT)"}
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": "A key of the client's choosing (a UUID): a retry with the same key and body gets "
+                   "the first answer again (`Idempotent-Replayed: true`) instead of doing it twice. "
+                   "Kept at least 7 days; the same key with another body is 422.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+    "example": "5f0c9d9e-2b7a-4c1e-9a51-3a4c7a8e2f10",
+}
 FETCH_TIMEOUT = 5.0
 TTL_SECONDS = 60.0
 # While a service is missing, look again sooner: one that was still starting appears within seconds.
@@ -108,6 +117,7 @@ def _merge_service(merged: dict[str, Any], name: str, doc: dict[str, Any]) -> No
         if kind != "schemas":
             merged["components"].setdefault(kind, {}).update(items)
     gateway_owned = merged.setdefault("x-gateway-owned", set())
+    _unique_operation_ids(merged, name, doc)
     for path, operations in doc.get("paths", {}).items():
         target = merged["paths"].setdefault(path, {})
         for method, operation in operations.items():
@@ -120,10 +130,25 @@ def _merge_service(merged: dict[str, Any], name: str, doc: dict[str, Any]) -> No
     merged["tags"] += [t for t in doc.get("tags", []) if t["name"] not in known]
 
 
+def _operation_ids(doc: dict[str, Any]) -> set[str]:
+    return {op["operationId"] for _, _, op in iter_operations(doc) if op.get("operationId")}
+
+
+def _unique_operation_ids(merged: dict[str, Any], name: str, doc: dict[str, Any]) -> None:
+    """Prefix with the service's name an operation id another part of the API already uses."""
+    taken = _operation_ids(merged)
+    for path, method, operation in iter_operations(doc):
+        if operation.get("operationId") in taken and (path, method) not in merged["x-gateway-owned"]:
+            log.warning("openapi: operation id taken; prefixed with the service",
+                        service=name, operation_id=operation["operationId"])
+            operation["operationId"] = f"{name}_{operation['operationId']}"
+
+
 def gateway_openapi(app: FastAPI) -> dict[str, Any]:
     """Return the gateway's own OpenAPI document (without the services)."""
-    doc = get_openapi(title=app.title, version=app.version, description=app.description,
-                      routes=app.routes, tags=app.openapi_tags)
+    doc = openapi_of(app, lambda: get_openapi(title=app.title, version=app.version,
+                                              description=app.description, routes=app.routes,
+                                              tags=app.openapi_tags))
     return document_errors(doc, public=PUBLIC_PATHS)
 
 
@@ -136,15 +161,19 @@ def _document_gateway_errors(merged: dict[str, Any], gateway_owned: set[tuple[st
         if "requestBody" in operation:
             add_problem(operation, 413)
         if method == "post" and not path.startswith(EXEMPT):
-            # The Idempotency-Key header itself is described once, in the document's description:
-            # as a parameter, fuzzers would send repeated keys and meet the reuse 422, not the API.
+            # The gateway honours the key on every POST (api_gateway.idempotency): declared on each,
+            # so a generated client has the parameter.
+            parameters = operation.setdefault("parameters", [])
+            if not any(p.get("name", "").lower() == "idempotency-key" for p in parameters):
+                parameters.append(dict(IDEMPOTENCY_KEY))
             add_problem(operation, 409, "Conflict, or a request with this `Idempotency-Key` still running")
             add_problem(operation, 422)
         if (path, method) in gateway_owned:
             continue
         add_problem(operation, 502)
         add_problem(operation, 504)
-        if method.upper() not in PLATFORM_ALLOWED.get(_prefix_of(path) or "", frozenset()):
+        if method.upper() not in PLATFORM_ALLOWED.get(_prefix_of(path) or "", frozenset()) and (
+            method.upper(), path) not in PLATFORM_OPERATIONS:
             add_problem(operation, 403, "The caller's role may not do this (platform clients never may)")
 
 
@@ -171,6 +200,7 @@ def merged_openapi(gateway: FastAPI | dict[str, Any], documents: Mapping[str, di
             missing.setdefault(name, "not fetched")
     gateway_owned = merged.pop("x-gateway-owned")
     _document_gateway_errors(merged, gateway_owned)
+    describe_enums(unique_titles(merged))  # one title per class, Chinese labels on every enum
     if missing:
         merged["info"]["description"] += (
             "\n\n**Not included (unavailable when these docs were merged): "
@@ -221,17 +251,13 @@ class OpenApiCache:
 
 
 def docs_router(title: str) -> APIRouter:
-    """Return `/openapi.json` (merged, cached; `?refresh=1` refetches) and `/docs`, both public."""
+    """Return `/openapi.json` (merged, cached; `?refresh=1` refetches), public like `/docs`."""
     router = APIRouter(include_in_schema=False)
 
     @router.get("/openapi.json")
     async def openapi_json(request: Request, refresh: bool = False) -> JSONResponse:
         cache: OpenApiCache = request.app.state.openapi_cache
         return JSONResponse(await cache.get(request.app.state.http, refresh=refresh))
-
-    @router.get("/docs")
-    async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{title} - Swagger UI")
 
     return router
 
@@ -241,6 +267,7 @@ def install_docs(app: FastAPI, settings: Settings) -> None:
     cache = OpenApiCache(app, {name: settings.service_url(name) for name in SERVICES})
     app.state.openapi_cache = cache
     app.include_router(docs_router(app.title))
+    install_offline_docs(app, title=app.title)  # /docs and /redoc, with local assets
 
     def openapi() -> dict[str, Any]:
         # Sync callers (FastAPI internals, scripts) get the last merged document, else the

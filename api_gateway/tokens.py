@@ -6,6 +6,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import jwt
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from api_gateway.keys import KeyRing
 from services.kit.settings import Settings
@@ -49,3 +51,23 @@ def new_refresh_token() -> tuple[str, str]:
 def hash_secret(secret: str) -> str:
     """Return the sha256 (hex) a high-entropy secret is stored under."""
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _grace_key(refresh_token: str) -> bytes:
+    # Derived from the presented token itself: the database holds only its hash, so what is sealed
+    # with it can be opened only by whoever holds that token (its rightful client, retrying).
+    return hashlib.sha256(b"notoneless/refresh-grace/v1\x00" + refresh_token.encode()).digest()
+
+
+def seal_successor(refresh_token: str, payload: bytes, *, row_id: uuid.UUID) -> bytes:
+    """Encrypt the answer a refresh token was rotated into, under a key only that token opens."""
+    nonce = secrets.token_bytes(12)
+    return nonce + AESGCM(_grace_key(refresh_token)).encrypt(nonce, payload, row_id.bytes)
+
+
+def open_successor(refresh_token: str, sealed: bytes, *, row_id: uuid.UUID) -> bytes | None:
+    """Return what `seal_successor` sealed, or None if it cannot be opened."""
+    try:
+        return AESGCM(_grace_key(refresh_token)).decrypt(sealed[:12], sealed[12:], row_id.bytes)
+    except (InvalidTag, ValueError):
+        return None

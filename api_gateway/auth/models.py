@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, ForeignKey, Uuid, func
+from sqlalchemy import Column, DateTime, ForeignKey, LargeBinary, Uuid, func
 from sqlmodel import Field
 
 from api_gateway.db import GatewayModel, created_at_field, now
@@ -21,6 +21,9 @@ class RefreshToken(GatewayModel, table=True):
     expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     used_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    # The pair this token was rotated into, encrypted under a key derived from this token (never
+    # plain): presented again within the grace period (a lost answer), the same pair is returned.
+    successor_sealed: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
 
 
 class Revocation(GatewayModel, table=True):

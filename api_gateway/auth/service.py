@@ -19,7 +19,13 @@ from api_gateway.clients.models import ApiClient
 from api_gateway.db import now
 from api_gateway.keys import KeyRing
 from api_gateway.passwords import verify_password
-from api_gateway.tokens import hash_secret, issue_access_token, new_refresh_token
+from api_gateway.tokens import (
+    hash_secret,
+    issue_access_token,
+    new_refresh_token,
+    open_successor,
+    seal_successor,
+)
 from api_gateway.users.models import UserAccount
 from services.kit.auth import Role
 from services.kit.errors import RateLimited, Unauthorized
@@ -119,8 +125,12 @@ async def client_login(session: AsyncSession, issuer: Issuer, *, client_id: str,
     stmt = select(ApiClient).where(ApiClient.client_id == client_id)
     client = (await session.exec(stmt)).one_or_none()
     expected = client.secret_hash if client else hash_secret("")
-    if (client is None or client.disabled
-            or not hmac.compare_digest(expected, hash_secret(client_secret))):
+    given = hash_secret(client_secret)
+    # After a rotation the previous secret works until its grace period ends (api_gateway.platform).
+    previous = client.previous_secret_hash if client and client.previous_secret_until \
+        and client.previous_secret_until > now() else None
+    matches = hmac.compare_digest(expected, given) | bool(previous and hmac.compare_digest(previous, given))
+    if client is None or client.disabled or not matches:
         area = client.area_code if client else ""
         await _audit_login(session, issuer, actor=client_id, role=Role.platform, area_code=area,
                            ok=False, status=401)
@@ -143,12 +153,37 @@ async def _revoke_family(session: AsyncSession, family_id: uuid.UUID, *, reason:
     await revoke_sessions(session, [family_id], reason=reason)
 
 
+async def _retried(session: AsyncSession, issuer: Issuer, row: RefreshToken,
+                   refresh_token: str) -> TokenResponse | None:
+    """The pair a token was rotated into, if it is presented again within the grace period (its
+    answer lost on a weak network) and that pair is still unused; else None (reuse)."""
+    grace = timedelta(seconds=issuer.settings.refresh_grace_seconds)
+    if row.used_at is None or row.successor_sealed is None or now() - row.used_at > grace:
+        return None
+    opened = open_successor(refresh_token, row.successor_sealed, row_id=row.id)
+    if opened is None:
+        return None
+    pair = TokenResponse.model_validate_json(opened)
+    stmt = select(RefreshToken).where(RefreshToken.token_hash == hash_secret(pair.refresh_token or ""))
+    successor = (await session.exec(stmt)).one_or_none()
+    if successor is None or successor.used_at is not None or successor.revoked_at is not None:
+        return None  # already rotated on: this copy is not a lost answer's retry
+    elapsed = int((now() - row.used_at).total_seconds())
+    return pair.model_copy(update={"expires_in": max(1, pair.expires_in - elapsed)})
+
+
 async def refresh(session: AsyncSession, issuer: Issuer, *, refresh_token: str) -> TokenResponse:
-    """Rotate a refresh token; a reused one revokes its whole family."""
+    """Rotate a refresh token; a reused one revokes its whole family.
+
+    Presented again within `refresh_grace_seconds` of its first use, while the new refresh token is
+    unused, it answers the same new pair (the client's retry of an answer it never got).
+    """
     stmt = select(RefreshToken).where(RefreshToken.token_hash == hash_secret(refresh_token))
     row = (await session.exec(stmt.with_for_update())).one_or_none()
     if row is None or row.revoked_at is not None or row.expires_at <= now():
         raise Unauthorized("Invalid refresh token")
+    if (retried := await _retried(session, issuer, row, refresh_token)) is not None:
+        return retried
     if row.used_at is not None:
         # Someone replayed a rotated token: either copy may be the thief's, so end both.
         await _revoke_family(session, row.family_id, reason="refresh_reused")
@@ -158,8 +193,10 @@ async def refresh(session: AsyncSession, issuer: Issuer, *, refresh_token: str) 
         await _revoke_family(session, row.family_id, reason="disabled")
         await _fail(session, Unauthorized("Account disabled"))
     row.used_at = now()
+    pair = await _issue_for_user(session, issuer, user, family_id=row.family_id)
+    row.successor_sealed = seal_successor(refresh_token, pair.model_dump_json().encode(), row_id=row.id)
     session.add(row)
-    return await _issue_for_user(session, issuer, user, family_id=row.family_id)
+    return pair
 
 
 async def logout(session: AsyncSession, *, refresh_token: str) -> None:

@@ -4,6 +4,7 @@ import asyncio
 import hashlib
 import re
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 import anyio.to_thread
 import structlog
@@ -55,8 +56,9 @@ class IdempotencyMiddleware:
 
     def store(self, scope: Scope) -> IdempotencyStore:
         if self._store is None:
+            days = scope["app"].state.settings.idempotency_keep_days
             self._store = IdempotencyStore(scope["app"].state.engine,
-                                           abandon_after=self.abandon_after)
+                                           abandon_after=self.abandon_after, keep=timedelta(days=days))
         return self._store
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api_gateway.db import now
 from api_gateway.idempotency.models import IdempotencyKey
 
-KEEP = timedelta(hours=24)
+KEEP = timedelta(days=7)  # the default of `idempotency_keep_days`: an offline phone's queue waits
 SWEEP_SECONDS = 600
 T = IdempotencyKey.__table__
 
@@ -27,8 +27,9 @@ class Claim:
 
 
 class IdempotencyStore:
-    def __init__(self, engine: AsyncEngine, *, abandon_after: float):
+    def __init__(self, engine: AsyncEngine, *, abandon_after: float, keep: timedelta = KEEP):
         self.engine = engine
+        self.keep = keep  # answers are replayed this long; the sweep deletes older keys
         # A pending row older than this was left by a crashed request; a retry may take it over.
         self.abandon_after = timedelta(seconds=abandon_after)
         self._next_sweep = 0.0
@@ -58,7 +59,7 @@ class IdempotencyStore:
 
     def _expired(self, row) -> bool:
         age = now() - row["created_at"]
-        return age > KEEP or (row["status"] is None and age > self.abandon_after)
+        return age > self.keep or (row["status"] is None and age > self.abandon_after)
 
     async def complete(self, *, sub: str, key: str, status: int, body: bytes,
                        content_type: str | None) -> None:
@@ -79,4 +80,4 @@ class IdempotencyStore:
             return
         self._next_sweep = time.monotonic() + SWEEP_SECONDS
         async with self.engine.begin() as conn:
-            await conn.execute(delete(T).where(T.c.created_at < now() - KEEP))
+            await conn.execute(delete(T).where(T.c.created_at < now() - self.keep))

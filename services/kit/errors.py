@@ -11,6 +11,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.kit import i18n
+
 PROBLEM = "application/problem+json"
 log = structlog.get_logger()
 
@@ -101,17 +103,22 @@ def problem(
     headers: dict[str, str] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
-    """Build a problem+json response."""
+    """Build a problem+json response, in the request's language (kit.i18n: Chinese by default)."""
     title = HTTPStatus(status).phrase
+    language = i18n.current()
     body: dict[str, Any] = {
         "type": f"https://notoneless.example/problems/{code or title.lower().replace(' ', '_')}",
-        "title": title,
+        "title": i18n.title(status, title, language),
         "status": status,
-        "detail": detail,
+        "detail": i18n.translate(detail, language),
     }
     if errors:
-        body["errors"] = errors
+        body["errors"] = [
+            {**e, "msg": i18n.translate(e["msg"], language)} if isinstance(e.get("msg"), str) else e
+            for e in errors
+        ]
     body.update(extra or {})
+    headers = {**(headers or {}), "Content-Language": i18n.CONTENT_LANGUAGE[language]}
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM)
 
 
@@ -127,6 +134,7 @@ def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
         ctx = err.get("ctx") or {}
         if "error" in ctx and isinstance(ctx["error"], Exception):
             msg = str(ctx["error"])
+        msg = i18n.validation_message(err, msg)  # by its type, in the request's language
         out.append({"loc": _clean_loc(err.get("loc", ())), "msg": msg, "code": err.get("type")})
     return out
 

@@ -5,9 +5,10 @@ import stat
 
 import jwt
 import pytest
+from sqlalchemy import text
 
 from api_gateway.keys import KEY_FILE, jwk_thumbprint, load_keyring
-from api_gateway.tokens import issue_access_token
+from api_gateway.tokens import hash_secret, issue_access_token
 from services.kit.auth import TokenVerifier
 from services.kit.errors import Unauthorized
 from tests import tokens
@@ -175,11 +176,16 @@ class TestRefresh:
         resp = await client.post("/api/v1/auth/refresh", data={"refresh_token": second["refresh_token"]})
         assert resp.status_code == 200
 
-    async def test_reuse_revokes_the_family(self, client, make_user):
+    async def test_reuse_revokes_the_family(self, client, make_user, owner_engine):
         first = await self._tokens(client, make_user)
         second = (
             await client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
         ).json()
+        # Past the grace period (NOL_REFRESH_GRACE_SECONDS) a replay is reuse, not a lost answer.
+        async with owner_engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE gateway.refresh_token SET used_at = used_at - interval '61 seconds' "
+                     "WHERE token_hash = :h"), {"h": hash_secret(first["refresh_token"])})
         replay = await client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
         assert replay.status_code == 401
         # The legitimate holder's newer token dies with it.
