@@ -187,6 +187,36 @@ def _birth_date(value: date) -> date:
     return value
 
 
+# A phone's clock runs a little fast: a time it gives for an event (a home visit's `occurred_at`, a
+# photo's `device_time`) up to CLIENT_CLOCK_SKEW ahead of the server is taken as "now" (clamped), so a
+# write queued offline is not refused for ever; further ahead is refused, naming the field. The rule
+# lives here, once; every schema with such a field uses `ClientTimestamp`.
+CLIENT_CLOCK_SKEW = timedelta(minutes=10)
+CLIENT_TIME = (
+    "With a zone, e.g. +08:00. A time up to 10 minutes ahead of the server's clock (a phone's fast clock) "
+    "is taken as now; further ahead is refused (422 naming the field)."
+)
+
+
+def client_time(value: datetime, *, at: datetime | None = None) -> datetime:
+    """Return a client's time of an event, clamped to `at` (default now) when it lies at most
+    CLIENT_CLOCK_SKEW ahead; ValueError when it has no zone, lies further ahead or is implausible."""
+    if value.tzinfo is None:
+        raise ValueError("needs a time zone (e.g. Z or +08:00)")
+    current = at or datetime.now(UTC)
+    if value > current + CLIENT_CLOCK_SKEW:
+        minutes = int(CLIENT_CLOCK_SKEW.total_seconds() // 60)
+        raise ValueError(f"is in the future (more than {minutes} minutes ahead of the server's clock)")
+    if value > current:
+        return current.astimezone(value.tzinfo)
+    return _event_time(value)
+
+
+def _client_time(value: datetime) -> datetime:
+    return client_time(value)
+
+
 EventDate = Annotated[date, AfterValidator(_event_date)]
 EventTime = Annotated[datetime, AfterValidator(_event_time)]
+ClientTimestamp = Annotated[datetime, AfterValidator(_client_time)]
 BirthDate = Annotated[date, AfterValidator(_birth_date)]

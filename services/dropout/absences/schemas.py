@@ -4,6 +4,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, Field
 
 from services.contracts.calendar import EventDate
+from services.dropout.client_ids import ID_DESCRIPTION
 from services.dropout.domain import AbsenceReason
 from services.kit.schemas import InputModel, Stored
 
@@ -11,6 +12,7 @@ MAX_ITEMS = 2000
 
 
 class AbsenceIn(InputModel):
+    id: uuid.UUID | None = Field(default=None, description=ID_DESCRIPTION)
     student_id: uuid.UUID
     date: EventDate
     reason: AbsenceReason = Field(description="sick (病假), leave (事假) or unexplained (无故缺勤)")

@@ -9,6 +9,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.dropout import client_ids
 from services.dropout.absences.models import Absence
 from services.dropout.absences.rules import apply_rules
 from services.dropout.absences.schemas import AbsenceIn
@@ -23,7 +24,7 @@ from services.dropout.tasks.models import Task
 from services.dropout.tasks.service import complete_tasks
 from services.kit.auth import Principal, Role
 from services.kit.errors import Forbidden, Invalid, NotFound
-from services.kit.rls import within
+from services.kit.rls import as_system, within
 from services.kit.settings import get_settings
 
 WRITERS = (Role.admin, Role.county, Role.school)
@@ -56,12 +57,34 @@ async def _existing(session: AsyncSession, keys: list[tuple[uuid.UUID, date]]) -
     out = {}
     for i in range(0, len(keys), CHUNK):
         rows = await session.execute(
-            select(Absence.student_id, Absence.date, Absence.reason, Absence.note).where(
+            select(Absence.student_id, Absence.date, Absence.reason, Absence.note, Absence.id).where(
                 tuple_(Absence.student_id, Absence.date).in_(keys[i : i + CHUNK])
             )
         )
-        out.update({(r.student_id, r.date): (r.reason, r.note) for r in rows.all()})
+        out.update({(r.student_id, r.date): (r.reason, r.note, r.id) for r in rows.all()})
     return out
+
+
+async def _taken_ids(session: AsyncSession, items: list[AbsenceIn], accepted: dict) -> list[int]:
+    """The indexes of accepted items whose client id another absence (other student, day, reason or
+    note) already has; an id sent again with its content is simply the same absence (unchanged)."""
+    wanted = {items[n].id: n for n in accepted.values() if items[n].id is not None}
+    if not wanted:
+        return []
+    async with as_system(session):  # ids are unique deployment-wide
+        rows = (await session.execute(select(Absence).where(Absence.id.in_(list(wanted))))).scalars().all()
+    taken = []
+    for kept in rows:
+        item = items[wanted[kept.id]]
+        given = {
+            "student_id": item.student_id,
+            "date": item.date,
+            "reason": item.reason.value,
+            "note": item.note,
+        }
+        if not client_ids.same_fields(given, kept):
+            taken.append(wanted[kept.id])
+    return taken
 
 
 async def _upsert(session: AsyncSession, rows: list[dict]) -> dict:
@@ -139,6 +162,13 @@ async def post_absences(
                 raise NotFound("No such student")
             raise Invalid([refusal[2]], refusal[1], code=refusal[0])
         results[n]["error"] = {"code": refusal[0], "msg": refusal[1], "loc": [n, refusal[2]]}
+    for n in await _taken_ids(session, items, accepted):
+        item = items[n]
+        if single:
+            raise client_ids.conflict(item.id, "absence")
+        del accepted[(item.student_id, item.date)]
+        msg = "This id is already used by other content: make a new id for a new record"
+        results[n]["error"] = {"code": "id_conflict", "msg": msg, "loc": [n, "id"]}
     existing = await _existing(session, list(accepted))
     rows, previous = [], {}
     for key, n in accepted.items():
@@ -146,12 +176,13 @@ async def post_absences(
         old = existing.get(key)
         if old is not None and old[0] == item.reason.value and (item.note is None or item.note == old[1]):
             results[n]["result"] = "unchanged"
+            results[n]["absence_id"] = old[2]
             continue
         previous[key] = old[0] if old else None
         results[n]["result"] = "updated" if old else "created"
         rows.append(
             {
-                "id": uuid.uuid4(),
+                "id": item.id or uuid.uuid4(),
                 "student_id": item.student_id,
                 "date": item.date,
                 "reason": item.reason.value,

@@ -2,7 +2,7 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from sqlalchemy import Select
 
 from services.dropout.cases import service
@@ -135,15 +135,29 @@ async def update_case(
     status_code=201,
     response_model=CasePublic,
     summary="Record an action on a case",
-    responses=problems(403, 404, 409),
+    responses={
+        200: {"model": CasePublic, "description": "Already recorded under this client id"},
+        **problems(403, 404, 409),
+    },
 )
 async def create_action(
-    case_id: uuid.UUID, data: ActionCreate, session: SessionDep, principal: CurrentPrincipal
+    case_id: uuid.UUID,
+    data: ActionCreate,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    response: Response,
 ) -> CasePublic:
     """Contact, home visit, persuasion (劝返; village users too), escalate (school → township → county)
     or close with an outcome; a close as `returned` waits in `returned_pending` until the student has
-    attended NOL_RETURN_CONFIRM_DAYS school days with no unexplained absence."""
-    return await _one(session, await service.record_action(session, principal, case_id=case_id, data=data))
+    attended NOL_RETURN_CONFIRM_DAYS school days with no unexplained absence.
+
+    Offline apps send their own `id` (a UUID): the same action sent again answers 200 with the case
+    and records nothing; other content under that id is 409 `id_conflict`. An `occurred_at` up to 10
+    minutes ahead of the server (a phone's fast clock) is taken as now."""
+    case, student, replayed = await service.record_action(session, principal, case_id=case_id, data=data)
+    if replayed:
+        response.status_code = 200
+    return await _one(session, (case, student))
 
 
 @router.post(

@@ -3,7 +3,8 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
-from services.contracts.calendar import EventDate, EventTime
+from services.contracts.calendar import CLIENT_TIME, ClientTimestamp, EventDate
+from services.dropout.client_ids import ID_DESCRIPTION
 from services.dropout.domain import ActionKind, ReasonGroup
 from services.dropout.responsible.schemas import ResponsiblePublic
 from services.kit.schemas import InputModel, Stored
@@ -24,8 +25,9 @@ class CaseUpdate(InputModel):
 
 
 class ActionCreate(InputModel):
+    id: uuid.UUID | None = Field(default=None, description=ID_DESCRIPTION)
     kind: ActionKind
-    occurred_at: EventTime | None = Field(default=None, description="Default: now; never in the future")
+    occurred_at: ClientTimestamp | None = Field(default=None, description="Default: now. " + CLIENT_TIME)
     note: str | None = Field(default=None, max_length=2000)
     outcome: str | None = Field(
         default=None,

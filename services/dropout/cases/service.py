@@ -1,11 +1,12 @@
 """Cases: list, read, open by hand, update, and record actions — inside the caller's scope."""
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import Select, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.dropout import client_ids
 from services.dropout.cases import lifecycle
 from services.dropout.cases.checks import check_returns
 from services.dropout.cases.models import Case, CaseAction
@@ -148,8 +149,6 @@ def _check_action(principal: Principal, case: Case, data: ActionCreate, at: date
             raise Invalid(["outcome"], "An escalation has no outcome")
     elif data.outcome is not None and data.outcome not in set(ActionOutcome):
         raise Invalid(["outcome"], f"outcome must be one of {', '.join(ActionOutcome)}")
-    if at > datetime.now(UTC) + timedelta(minutes=5):
-        raise Invalid(["occurred_at"], "occurred_at is in the future")
     if local_date(at) < (case.absent_since or case.opened_on):
         raise Invalid(["occurred_at"], "occurred_at is before the student stopped coming")
     if case.status == CaseStatus.closed:
@@ -160,11 +159,33 @@ def _check_action(principal: Principal, case: Case, data: ActionCreate, at: date
         raise Conflict("The case is already with the county")
 
 
+async def _replayed(
+    session: AsyncSession, principal: Principal, *, case_id: uuid.UUID, data: ActionCreate
+) -> bool:
+    """Whether this action (by its client id) is already recorded with the same content; 409 when the
+    id is another's. Called with the case locked, so two sends at once are one after the other."""
+    kept = await client_ids.stored(session, CaseAction, data.id)
+    if kept is None:
+        return False
+    given = {"case_id": case_id, "kind": data.kind.value, "note": data.note, "outcome": data.outcome}
+    if not (
+        client_ids.same_fields(given, kept)
+        and client_ids.same_time(data.occurred_at, kept.occurred_at)
+        and sorted(data.evidence) == sorted(kept.evidence)
+        and kept.actor == principal.username
+    ):
+        raise client_ids.conflict(kept.id, "action")
+    return True
+
+
 async def record_action(
     session: AsyncSession, principal: Principal, *, case_id: uuid.UUID, data: ActionCreate
-) -> tuple[Case, Student]:
-    """Record a contact, visit, persuasion, escalation or close, and apply what follows from it."""
+) -> tuple[Case, Student, bool]:
+    """Record a contact, visit, persuasion, escalation or close, and apply what follows from it.
+    The flag says the action was already recorded under its client id (nothing done again)."""
     case, student = await case_or_404(session, principal, case_id, lock=True)
+    if await _replayed(session, principal, case_id=case_id, data=data):
+        return case, student, True
     at = data.occurred_at or datetime.now(UTC)
     if at.tzinfo is None:
         raise Invalid(["occurred_at"], "occurred_at needs a time zone (e.g. Z or +08:00)")
@@ -174,6 +195,7 @@ async def record_action(
     if data.kind is ActionKind.escalate:
         level_after = {"school": "township", "township": "county"}[case.level]
     action = CaseAction(
+        **({"id": data.id} if data.id else {}),
         case_id=case.id,
         kind=data.kind.value,
         occurred_at=at,
@@ -239,4 +261,4 @@ async def record_action(
     elif data.kind is ActionKind.close:
         await lifecycle.close(session, case, student, outcome=CloseOutcome(data.outcome), on=on)
         await check_returns(session, [(case, student)], today=today_local())
-    return case, student
+    return case, student, False

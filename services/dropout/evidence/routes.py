@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
-from services.contracts.calendar import EventTime
+from services.contracts.calendar import CLIENT_TIME, ClientTimestamp
 from services.contracts.vocabulary import EvidenceKind
 from services.dropout.evidence import service
 from services.dropout.evidence.models import Evidence
@@ -81,7 +81,9 @@ async def upload_evidence(
     kind: Annotated[EvidenceKind, Form(description="What the file shows")],
     gps_lat: Annotated[float | None, Form(ge=-90, le=90, examples=[33.0712])] = None,
     gps_lon: Annotated[float | None, Form(ge=-180, le=180, examples=[108.9721])] = None,
-    device_time: Annotated[EventTime | None, Form(description="With a zone, e.g. +08:00")] = None,
+    device_time: Annotated[
+        ClientTimestamp | None, Form(description=CLIENT_TIME)
+    ] = None,
     student_id: Annotated[uuid.UUID | None, Form(description="The child the file is about")] = None,
     note: Annotated[str | None, Form(max_length=500)] = None,
 ) -> Any:

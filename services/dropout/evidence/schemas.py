@@ -3,6 +3,7 @@ from datetime import datetime
 
 from pydantic import ConfigDict, Field
 
+from services.contracts.vocabulary import EvidenceKind
 from services.kit.schemas import Stored
 
 EXAMPLE = {
@@ -34,7 +35,7 @@ class EvidencePublic(Stored):
     model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE]})
 
     id: uuid.UUID
-    kind: str = Field(description="photo, scan, letter, notice, record or other")
+    kind: EvidenceKind = Field(description="photo, scan, letter, notice, record or other")
     content_type: str = Field(description="image/jpeg, image/png or application/pdf (from the file's bytes)")
     size_bytes: int
     sha256: str = Field(description="SHA-256 of the file as received (hex)")

@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query, Response
 from sqlalchemy import func, select
 
 from services.contracts.calendar import today
@@ -195,18 +195,25 @@ async def list_records(
 
 @router.post(
     "/pairings/{pairing_id}/records", status_code=201, response_model=RecordPublic,
-    summary="Record a contact, home visit, tutoring or help", responses=problems(403, 404),
+    summary="Record a contact, home visit, tutoring or help",
+    responses={200: {"model": RecordPublic, "description": "Already recorded under this client id"},
+               **problems(403, 404, 409)},
 )  # fmt: skip
 async def create_record(
     pairing_id: uuid.UUID,
     session: SessionDep,
     principal: Staff,
     data: Annotated[RecordCreate, Body(openapi_examples=RECORD_EXAMPLES)],
+    response: Response,
 ) -> SupportRecord:
     """Add an entry to the helper's record (village users: for children of their village). Every entry
     counts as a contact; a `home_visit` also as the month's visit. `evidence` lists evidence file ids
-    (photos, scans) stored with the entry."""
-    return await service.add_record(session, principal, pairing_id=pairing_id, data=data)
+    (photos, scans) stored with the entry. Offline apps send their own `id` (a UUID): the same entry
+    sent again answers 200 with the stored one; other content under that id is 409 `id_conflict`."""
+    record, replayed = await service.add_record(session, principal, pairing_id=pairing_id, data=data)
+    if replayed:
+        response.status_code = 200
+    return record
 
 
 @router.get("/campaigns", response_model=Page[CampaignPublic], summary="List visit months (集中走访月)")

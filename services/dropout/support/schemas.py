@@ -5,8 +5,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from services.contracts.calendar import EventDate, EventTime, event_date_problem
+from services.contracts.calendar import CLIENT_TIME, ClientTimestamp, EventDate, event_date_problem
 from services.contracts.vocabulary import SupportRecordKind
+from services.dropout.client_ids import ID_DESCRIPTION
 from services.kit.schemas import InputModel, Stored
 
 EvidenceId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
@@ -64,8 +65,9 @@ class PairingPublic(Stored):
 
 
 class RecordCreate(InputModel):
+    id: uuid.UUID | None = Field(default=None, description=ID_DESCRIPTION)
     kind: SupportRecordKind = Field(description="contact (联系), home_visit (家访), tutoring, material_help")
-    occurred_at: EventTime | None = Field(default=None, description="Default: now; never in the future")
+    occurred_at: ClientTimestamp | None = Field(default=None, description="Default: now. " + CLIENT_TIME)
     note: str | None = Field(default=None, max_length=2000)
     evidence: list[EvidenceId] = Field(
         default_factory=list, max_length=20, description="Evidence file ids (佐证材料: photos, scans)"

@@ -1,13 +1,14 @@
 """Pairings (结对帮扶), the helper's records and visit months — inside the caller's scope."""
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import Select, literal, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.contracts.calendar import local_date, today
+from services.dropout import client_ids
 from services.dropout.db import now
 from services.dropout.events import emit_all, event
 from services.dropout.students.models import Student
@@ -146,17 +147,32 @@ async def update_pairing(
 
 async def add_record(
     session: AsyncSession, principal: Principal, *, pairing_id: uuid.UUID, data: RecordCreate
-) -> SupportRecord:
-    """Record a contact, home visit, tutoring or help (纪实手册); the due tasks move on."""
+) -> tuple[SupportRecord, bool]:
+    """Record a contact, home visit, tutoring or help (纪实手册); the due tasks move on. The flag says
+    the record was already there under its client id (nothing written again)."""
     pairing, student = await pairing_or_404(session, principal, pairing_id, lock=True)
+    kept = await client_ids.stored(session, SupportRecord, data.id)
+    if kept is not None:
+        given = {
+            "pairing_id": pairing.id,
+            "kind": data.kind.value,
+            "note": data.note,
+            "actor": principal.username,
+        }
+        if not (
+            client_ids.same_fields(given, kept)
+            and client_ids.same_time(data.occurred_at, kept.occurred_at)
+            and sorted(data.evidence) == sorted(kept.evidence)
+        ):
+            raise client_ids.conflict(kept.id, "record")
+        return kept, True
     at = data.occurred_at or datetime.now(UTC)
     if at.tzinfo is None:
         raise Invalid(["occurred_at"], "occurred_at needs a time zone (e.g. Z or +08:00)")
-    if at > datetime.now(UTC) + timedelta(minutes=5):
-        raise Invalid(["occurred_at"], "occurred_at is in the future")
     if not active_on(pairing, local_date(at)):
         raise Invalid(["occurred_at"], "occurred_at lies outside the pairing's period")
     record = SupportRecord(
+        **({"id": data.id} if data.id else {}),
         pairing_id=pairing.id,
         student_id=student.id,
         kind=data.kind.value,
@@ -190,7 +206,7 @@ async def add_record(
         ],
     )
     await refresh_due(session, pairing, student, by=principal.username)
-    return record
+    return record, False
 
 
 async def create_campaign(session: AsyncSession, principal: Principal, *, data: CampaignCreate) -> Campaign:
