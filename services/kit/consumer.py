@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.kit import tracing
 from services.kit.settings import Settings
 
 log = structlog.get_logger()
@@ -69,9 +70,19 @@ class Consumer:
         if inserted is None:
             self.duplicates += 1
             return False
-        await self.handler(session, event)
+        await self.handle_traced(session, event)
         self.applied += 1
         return True
+
+    async def handle_traced(self, session: AsyncSession, event: Any) -> None:
+        """Run the handler in a span continuing the trace of the request that caused the event."""
+        parent = getattr(event, "traceparent", None)
+        attributes = {"messaging.consumer.group.name": self.name, "messaging.message.id": str(event.id),
+                      "event.type": str(event.type)}
+        with tracing.span(f"apply {event.type}", carrier={"traceparent": parent} if parent else None,
+                          kind=tracing.SpanKind.CONSUMER, attributes=attributes):
+            await self.handler(session, event)
+            log.debug("event applied", consumer=self.name, event_id=str(event.id), type=event.type)
 
     async def apply_many(self, events: list[Any]) -> int:
         """Apply events in order in ONE transaction (inbox rows and effects together); return how many."""
@@ -97,7 +108,7 @@ class Consumer:
                 if event_id not in fresh:
                     continue  # in the inbox already, or twice in this batch (a re-publish)
                 fresh.discard(event_id)
-                await self.handler(session, event)
+                await self.handle_traced(session, event)
                 await session.flush()
                 session.expunge_all()  # each event starts as on a fresh session
                 applied += 1

@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.kit import tracing
 from services.kit.settings import Settings
 
 
@@ -128,8 +129,8 @@ def envelope(
     school_code: str | None = None,
     version: int | None = None,
 ) -> dict[str, Any]:
-    """Build an event envelope as DESIGN.md describes."""
-    return {
+    """Build an event envelope as DESIGN.md describes (with the current trace, when there is one)."""
+    event = {
         "id": str(uuid.uuid4()),
         "type": event_type,
         "source": source,
@@ -140,6 +141,10 @@ def envelope(
         "version": version,
         "data": data,
     }
+    parent = tracing.traceparent()
+    if parent:
+        event["traceparent"] = parent  # the consumer that applies it continues this trace
+    return event
 
 
 def note_position(session: AsyncSession, position: int | None) -> None:

@@ -29,6 +29,11 @@ class Envelope(BaseModel, Generic[D]):
     school_code: str | None = None
     version: int | None = Field(default=None, description="Entity version after the change")
     schema_version: int = Field(default=1, description="Version of this type's data model")
+    traceparent: str | None = Field(
+        default=None,
+        description="W3C trace context of the request that caused it; its consumer continues the trace",
+        examples=["00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"],
+    )
     data: D
 
     def raw(self) -> dict[str, Any]:
