@@ -3,6 +3,7 @@
 import uuid
 from datetime import datetime
 
+from sqlalchemy import DateTime
 from sqlmodel import Field
 
 from api_gateway.db import GatewayModel, created_at_field, updated_at_field
@@ -18,6 +19,11 @@ class ApiClient(GatewayModel, table=True):
     name: str = Field(max_length=200)
     area_code: str = Field(max_length=12, index=True)
     disabled: bool = Field(default=False)
+    # Secret rotation: the secret before the last rotation keeps working until `previous_secret_until`.
+    previous_secret_hash: str | None = Field(default=None, max_length=64)
+    previous_secret_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # bcrypt of the current secret: the platform broker's password for this client (services.kit.natsauth).
+    nats_password_hash: str | None = Field(default=None, max_length=80)
     # The `sid` of the client's access tokens; disabling revokes it and starts a new one.
     token_session: uuid.UUID = Field(default_factory=uuid.uuid4)
     version: int = Field(default=1)

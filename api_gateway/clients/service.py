@@ -3,6 +3,7 @@
 import secrets
 import uuid
 
+import anyio.to_thread
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -14,6 +15,7 @@ from api_gateway.db import now
 from api_gateway.tokens import hash_secret
 from services.kit.auth import Principal
 from services.kit.errors import Forbidden, NotFound
+from services.kit.natsauth import hash_password
 
 
 def visible_to(principal: Principal) -> ColumnElement[bool]:
@@ -28,7 +30,8 @@ async def create_client(session: AsyncSession, principal: Principal, *, data: Cl
         raise Forbidden("The client's area is outside yours")
     secret = secrets.token_urlsafe(32)
     client = ApiClient(client_id=f"plt_{secrets.token_urlsafe(12)}", secret_hash=hash_secret(secret),
-                       name=data.name, area_code=data.area_code)
+                       name=data.name, area_code=data.area_code,
+                       nats_password_hash=await anyio.to_thread.run_sync(hash_password, secret))
     session.add(client)
     await session.flush()
     return client, secret

@@ -5,6 +5,7 @@ from datetime import date
 
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.contracts import calendar
@@ -26,9 +27,10 @@ WRITERS = (Role.admin, Role.county, Role.school)
 def visible_to(principal: Principal):
     """Households in the caller's area; a school sees those of its own students."""
     if principal.role is Role.school:
-        return exists().where(
-            Student.household_id == Household.id, Student.school_code == principal.school_code
-        )
+        # Its own alias: a query that already selects students (a lookup by ID number) must not
+        # have them correlated away.
+        pupil = aliased(Student)
+        return exists().where(pupil.household_id == Household.id, pupil.school_code == principal.school_code)
     return within(Household.area_code, principal.area_code)
 
 
