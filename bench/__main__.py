@@ -32,6 +32,7 @@ QUICK = {
     "stats": ["--students", "100000", "--runs", "3"],
     "verification": ["--rows", "20000", "--runs", "1"],
     "rls": ["--students", "50000", "--rounds", "2", "--reps", "10"],
+    "service_cost": ["--rounds", "2", "--seconds", "4"],
     "event_lag": ["--rates", "100,300", "--seconds", "5", "--students", "1000"],
 }
 TAIL = 45

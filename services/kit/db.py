@@ -1,16 +1,18 @@
 """Engines and sessions: each service talks to its own schema as its own role."""
 
+import time
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.kit.barrier import FreshProjection
-from services.kit.rls import WalledSession
+from services.kit.rls import ScopedConnection, WalledSession, forget_scope
 from services.kit.settings import Settings
 
 NAMING_CONVENTION = {
@@ -48,16 +50,52 @@ def asyncpg_dsn(url: URL) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+# A pooled connection idle longer than this is pinged before it is handed out (see make_engine).
+PING_IDLE_SECONDS = 1.0
+
+
 def make_engine(url: URL, *, pool_size: int = 10, application_name: str = "notoneless") -> AsyncEngine:
-    """Create the async engine for a service."""
-    return create_async_engine(
+    """Create the async engine for a service.
+
+    Connections are pinged before use only when they sat idle in the pool for more than
+    `PING_IDLE_SECONDS`: SQLAlchemy's `pool_pre_ping` pings at every checkout, and the asyncpg ping
+    is BEGIN + `;` + ROLLBACK, three round trips on every request (a third of a plain read's time
+    under load). A database restart (a failover) takes longer than that, so the connections it broke
+    are still found and replaced before a request meets them; one that breaks while in use answers
+    a clean 503 (kit.errors.database_unavailable).
+    """
+    engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         pool_recycle=1800,
-        connect_args={"server_settings": {"application_name": application_name}},
+        # A walled transaction's scope travels with its BEGIN (kit.rls.ScopedConnection).
+        connect_args={
+            "server_settings": {"application_name": application_name},
+            "connection_class": ScopedConnection,
+        },
     )
+    event.listen(engine.sync_engine.pool, "checkin", _note_idle)
+    event.listen(engine.sync_engine.pool, "checkout", _ping_if_idle)
+    return engine
+
+
+def _note_idle(dbapi_connection: Any, record: Any) -> None:
+    if dbapi_connection is not None:
+        forget_scope(dbapi_connection)
+    if record is not None:
+        record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    since = record.info.get("idle_since")
+    if since is None or time.monotonic() - since <= PING_IDLE_SECONDS:
+        return  # just made, or busy a moment ago
+    try:
+        dbapi_connection.ping()
+    except Exception as exc:
+        # The pool drops this connection and hands out a fresh one (up to three tries).
+        raise DisconnectionError(f"stale pooled connection: {exc!r}") from exc
 
 
 def sessionmaker_for(engine: AsyncEngine, *, walled: bool = True) -> async_sessionmaker[AsyncSession]:

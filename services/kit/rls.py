@@ -28,7 +28,8 @@ own area/school/village codes, `lineage()` for areas (the caller's subtree and i
 carry their student's codes (kept by triggers) so their lists need no per-row look-up. Reference
 data (school names, calendars, published policies, year locks) is not walled.
 
-Cost: one `set_config` round trip per transaction and a cheap per-row check (each setting is read
+Cost: no round trip of its own (the settings travel with the transaction's BEGIN:
+`ScopedConnection`) and a cheap per-row check (each setting is read
 once per statement). Scope filters must use `within()` (`^@`), not LIKE: a LIKE filter is not
 leakproof, so under a policy PostgreSQL may no longer drive an index with it. `bench/rls.py`
 measures the wall on the list queries.
@@ -42,10 +43,12 @@ parameterised queries prevent).
 import asyncio
 import contextlib
 import contextvars
+import re
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from sqlalchemy import Boolean, event, text
 from sqlmodel import Session
 
@@ -119,7 +122,56 @@ class WalledSession(Session):
 
 @event.listens_for(WalledSession, "after_begin")
 def _set_scope(session: Session, transaction: Any, connection: Any) -> None:
-    connection.execute(_SET, _params(session.info.get("scope") or _current.get()))
+    params = _params(session.info.get("scope") or _current.get())
+    if not _with_begin(connection, params):
+        connection.execute(_SET, params)
+
+
+class ScopedConnection(asyncpg.Connection):
+    """An asyncpg connection that can send a transaction's scope with its BEGIN, in one round trip.
+
+    `kit.db.make_engine` connects with it. When a walled session begins, the scope is left on the
+    connection (`_with_begin`) instead of costing a statement of its own; the BEGIN the driver sends
+    before the transaction's first statement carries it (`BEGIN …; SELECT set_config(…)`: one simple
+    query, so the scope is in force before any statement of the transaction runs). Whatever the
+    connection does not use is dropped when it goes back to the pool (`forget_scope`).
+    """
+
+    _nol_scope: str | None = None
+
+    async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:  # noqa: ASYNC109
+        if self._nol_scope is not None and not args and query.startswith("BEGIN"):
+            query, self._nol_scope = f"{query} {self._nol_scope}", None
+        return await super().execute(query, *args, timeout=timeout)
+
+
+_LITERAL = re.compile(r"^[A-Za-z0-9_-]*$")
+
+
+def _with_begin(connection: Any, params: dict[str, str]) -> bool:
+    """Leave the scope for the coming BEGIN, if the transaction has not begun on the server yet."""
+    adapted = getattr(connection.connection, "dbapi_connection", None)
+    raw = getattr(adapted, "_connection", None)
+    if (
+        not isinstance(raw, ScopedConnection)
+        or getattr(adapted, "_transaction", True) is not None  # BEGIN already sent
+        or getattr(adapted, "isolation_level", "autocommit") == "autocommit"  # no BEGIN will come
+        or not all(_LITERAL.match(v) for v in params.values())
+    ):
+        return False
+    raw._nol_scope = (
+        f"SELECT set_config('nol.scope', '{params['kind']}', true), "
+        f"set_config('nol.area', '{params['area']}', true), "
+        f"set_config('nol.school', '{params['school']}', true);"
+    )
+    return True
+
+
+def forget_scope(dbapi_connection: Any) -> None:
+    """Drop a scope a connection did not use (pool check-in)."""
+    raw = getattr(dbapi_connection, "_connection", None)
+    if isinstance(raw, ScopedConnection):
+        raw._nol_scope = None
 
 
 async def _switch(session: Any, scope: Scope) -> None:
