@@ -21,24 +21,34 @@ from api_gateway.clients.routes import router as clients_router
 from api_gateway.health import router as health_router
 from api_gateway.idempotency.middleware import IdempotencyMiddleware
 from api_gateway.keys import load_keyring
+from api_gateway.meta import router as meta_router
 from api_gateway.openapi_merge import install_docs
 from api_gateway.ops import router as ops_router
+from api_gateway.platform.feed import PlatformFeed
+from api_gateway.platform.routes import router as platform_router
 from api_gateway.proxy import make_http_client, proxy_routes
 from api_gateway.ratelimit import ClientAddressMiddleware, RateLimitMiddleware
+from api_gateway.routing import API, service_for
 from api_gateway.tasks import router as tasks_router
 from api_gateway.users.routes import router as users_router
 from api_gateway.users.service import bootstrap_admin
+from services.kit.app import App
 from services.kit.auth import TokenVerifier
+from services.kit.conditional import ConditionalMiddleware, gzip
 from services.kit.db import make_engine, service_url, sessionmaker_for
 from services.kit.errors import install_error_handlers
+from services.kit.i18n import LanguageMiddleware
 from services.kit.logging import configure_logging
+from services.kit.metrics import install_telemetry
 from services.kit.middleware import (
     RejectNulMiddleware,
     RequestIdMiddleware,
     SecurityHeadersMiddleware,
 )
+from services.kit.openapi import operation_id
 from services.kit.revocation import RevocationList
 from services.kit.settings import Settings, get_settings
+from services.kit.tracing import FASTAPI_TELEMETRY_OFF
 
 log = structlog.get_logger()
 
@@ -48,8 +58,11 @@ dropout monitoring and statistics.
 
 Authenticate with `POST /api/v1/auth/token` and send `Authorization: Bearer <token>`.
 Errors are `application/problem+json`; lists are `{"items": [...], "next_cursor"}`
-(`?limit=` up to 500, `?cursor=`); every POST takes an `Idempotency-Key` header;
-PATCH needs the current `version` (or `If-Match`).
+(`?limit=` up to 500, `?cursor=`); every POST takes an `Idempotency-Key` header (kept 7 days);
+PATCH needs the current `version` (or `If-Match`: the version, or the `ETag` of a GET, 412 when stale).
+GETs carry an `ETag` (`If-None-Match` → 304); answers above 1 KB are gzipped on `Accept-Encoding: gzip`.
+Errors speak Chinese (`Accept-Language: zh-CN`, the default) or English (`Accept-Language: en`).
+Every code's Chinese label: `GET /api/v1/meta/labels` and `x-enum-labels` in this document.
 """
 
 TAGS = [
@@ -57,13 +70,13 @@ TAGS = [
     {"name": "users", "description": "People who log in, managed within an area."},
     {"name": "clients", "description": "Machine clients of the poverty platform."},
     {"name": "audit", "description": "Who wrote or revealed what, and when."},
+    {"name": "meta", "description": "Labels of every code (Chinese and English), for clients."},
 ]
 
 
 def _lifespan(settings: Settings):
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging(settings.log_level, json=settings.log_json)
         # One line per proxied request from httpx would double the access log.
         logging.getLogger("httpx").setLevel(logging.WARNING)
         keyring = await anyio.to_thread.run_sync(load_keyring, settings)
@@ -85,8 +98,13 @@ def _lifespan(settings: Settings):
             async with app.state.sessionmaker() as session:
                 await bootstrap_admin(session, settings)
                 await session.commit()
+            # The minimised event feed to the platform, its NATS users, webhook deliveries.
+            app.state.platform_feed = PlatformFeed(settings, app.state.sessionmaker)
+            await app.state.platform_feed.start()
             yield
         finally:
+            if getattr(app.state, "platform_feed", None) is not None:
+                await app.state.platform_feed.stop()
             await app.state.http.aclose()
             await app.state.engine.dispose()
 
@@ -96,7 +114,9 @@ def _lifespan(settings: Settings):
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the gateway app (the engine, keys and HTTP client are made in its lifespan)."""
     settings = settings or get_settings()
-    app = FastAPI(
+    # Now, not in the lifespan: uvicorn's own start-up lines come before it and must be JSON too.
+    configure_logging(settings.log_level, json=settings.log_json)
+    app = App(  # kit.app: an error already answered does not close the connection
         title="notoneless API",
         description=DESCRIPTION,
         version="1.0.0",
@@ -106,6 +126,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        generate_unique_id_function=operation_id,  # readable: `auth_token`, `list_users`
+        telemetry=FASTAPI_TELEMETRY_OFF,  # kit.metrics traces each request (kit.tracing says why)
     )
     app.state.settings = settings
     install_error_handlers(app)
@@ -115,15 +137,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         auth_router,
         users_router,
         clients_router,
+        platform_router,
         audit_router,
         tasks_router,
         ops_router,
+        meta_router,
     ):
         app.include_router(router)
     install_docs(app, settings)
     app.router.routes.extend(proxy_routes())
 
     # Added innermost first: the request meets them in the reverse order.
+    # ETag, 304 and If-Match on the gateway's own resources (the services do their own).
+    app.add_middleware(ConditionalMiddleware, applies=_own_resource)
     app.add_middleware(AuditMiddleware)
     app.add_middleware(IdempotencyMiddleware, abandon_after=settings.upstream_timeout_seconds + 60)
     app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute)
@@ -143,9 +169,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["*"],
             allow_headers=["*"],
             max_age=600,
-            expose_headers=["X-Request-ID", "Retry-After", "Idempotent-Replayed"],
+            expose_headers=["X-Request-ID", "Retry-After", "Idempotent-Replayed", "ETag",
+                            "Content-Language"],
         )
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(gzip)  # above 1 KB; the services answer the gateway uncompressed (proxy)
+    # Access log, latency histogram, the request's span (continued by the services), GET /metrics.
+    install_telemetry(app, "gateway")
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(ClientAddressMiddleware, trusted_proxies=settings.trusted_proxies)
+    app.add_middleware(LanguageMiddleware)  # problems in Chinese unless Accept-Language asks for en
     return app
+
+
+def _own_resource(path: str) -> bool:
+    """Whether the gateway itself answers a path (not forwarded to a service)."""
+    return path.startswith(API + "/") and (service_for(path) is None or path.startswith(API + "/tasks"))

@@ -14,6 +14,7 @@ from api_gateway.routing import API, LINKS, ROUTES, check_route_access, link_ser
 from services.kit.errors import AppError, NotFound, Unauthorized, Unavailable
 from services.kit.gateway_trust import HEADER
 from services.kit.settings import Settings
+from services.kit.tracing import httpx_hook
 
 log = structlog.get_logger()
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
@@ -22,8 +23,10 @@ HOP_BY_HOP = frozenset({
     "trailers", "transfer-encoding", "upgrade", "proxy-connection",
 })
 # Set again by this hop (host, length of what we send, our own request id and server headers).
+# Accept-Encoding too: a service answers the gateway uncompressed (stored for idempotent replays,
+# audited as it is), and the gateway compresses for the client (kit.conditional.gzip).
 NOT_FORWARDED = HOP_BY_HOP | {"host", "x-request-id", "x-forwarded-for", "x-forwarded-proto",
-                              "x-forwarded-host", HEADER}
+                              "x-forwarded-host", "accept-encoding", HEADER}
 NOT_RETURNED = HOP_BY_HOP | {"x-request-id", "date", "server"}
 # Answers with a Content-Length up to this size are read whole, larger ones stream.
 BUFFER_UP_TO = 1024 * 1024
@@ -47,6 +50,8 @@ def make_http_client(settings: Settings) -> httpx.AsyncClient:
         limits=httpx.Limits(max_connections=200, max_keepalive_connections=100,
                             keepalive_expiry=4.0),
         follow_redirects=False, trust_env=False,
+        # Each call carries the current trace (`traceparent`), the client's own header replaced.
+        event_hooks={"request": [httpx_hook]},
     )
 
 
@@ -69,6 +74,7 @@ def upstream_headers(request: Request) -> list[tuple[bytes, bytes]]:
     if request.client:
         headers.append((b"x-forwarded-for", request.client.host.encode()))
     headers.append((b"x-forwarded-proto", request.url.scheme.encode()))
+    headers.append((b"accept-encoding", b"identity"))
     return headers
 
 
@@ -133,7 +139,10 @@ async def _proxy(request: Request, service: str) -> Response:
         raise BadGateway(f"The {service} service failed to answer") from exc
     headers = _without_connection_listed(upstream.headers.raw, NOT_RETURNED)
     length = upstream.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) <= BUFFER_UP_TO:
+    if upstream.status_code in (204, 304):  # no body (a 304 answers If-None-Match: kit.conditional)
+        await upstream.aclose()
+        response = Response(status_code=upstream.status_code)
+    elif length is not None and length.isdigit() and int(length) <= BUFFER_UP_TO:
         # Most answers are a page of JSON: read it whole and send it in one message (cheaper
         # than streaming, and a service breaking off mid-answer is still a clean 502 here).
         try:

@@ -23,7 +23,13 @@ ROUTES: dict[str, str] = {
     "/support": "dropout",
     "/stats": "statistics",
     "/verifications": "statistics",
+    # Change feeds (services/kit/changes.py): one per resource family, each served by its owner.
+    "/changes/students": "registry",
+    "/changes/cases": "dropout",
+    "/changes/disbursements": "subsidy",
 }
+# Prefixes whose owner depends on the second segment too (/changes/<family>).
+NESTED = frozenset({"/changes"})
 
 # What a platform client may reach: prefix -> allowed methods. Everything else is 403.
 PLATFORM_ALLOWED: dict[str, frozenset[str]] = {
@@ -31,6 +37,8 @@ PLATFORM_ALLOWED: dict[str, frozenset[str]] = {
     "/verifications": frozenset({"GET", "HEAD", "POST"}),
     "/households": frozenset({"GET", "HEAD"}),
 }
+# ... and these exact operations beside (a bulk lookup is a read sent as POST: up to 1,000 keys).
+PLATFORM_OPERATIONS: frozenset[tuple[str, str]] = frozenset({("POST", f"{API}/households/lookup")})
 
 
 # Signed links (kit.storage.LinkSigner): forwarded without a token, the link's signature being the
@@ -46,7 +54,10 @@ def link_service_for(path: str) -> str | None:
 def _prefix_of(path: str) -> str | None:
     if not path.startswith(API + "/"):
         return None
-    first = "/" + path[len(API) + 1:].split("/", 1)[0]
+    parts = path[len(API) + 1:].split("/", 2)
+    first = "/" + parts[0]
+    if first in NESTED and len(parts) > 1:
+        first += "/" + parts[1]
     return first if first in ROUTES else None
 
 
@@ -61,5 +72,5 @@ def check_route_access(principal: Principal, method: str, path: str) -> None:
     if principal.role is not Role.platform:
         return
     allowed = PLATFORM_ALLOWED.get(_prefix_of(path) or "", frozenset())
-    if method.upper() not in allowed:
+    if method.upper() not in allowed and (method.upper(), path.rstrip("/")) not in PLATFORM_OPERATIONS:
         raise Forbidden("Platform clients may not use this endpoint")

@@ -45,6 +45,8 @@ def stack() -> Iterator[Stack]:
         "NOL_CONSUMER_BACKOFF_SECONDS": "0.2",
         # A lagging projection answers 503 sooner than in production (tests/subsidy/test_barrier.py).
         "NOL_BARRIER_TIMEOUT_SECONDS": "15",
+        # A webhook delivery that failed is tried again 0.2 s later (tests/gateway/test_platform.py).
+        "NOL_WEBHOOK_BACKOFF_SECONDS": "0.2",
         "NOL_DATA_DIR": str(tmp),
     }
     dropped = None

@@ -24,7 +24,11 @@ WRITE_ACTIONS = {"PATCH": "update", "PUT": "update", "DELETE": "delete"}
 VERBS = frozenset({
     "submit", "approve", "reject", "accept", "pay", "resolve", "acknowledge", "disable", "enable",
     "cancel", "close", "reopen", "lock", "unlock",
+    "lookup",  # a bulk read by keys (up to 1,000 ID numbers): audited like a reveal
+    "secret",  # a client's secret rotated
 })
+# Downloads that show personal identifiers whole (the bank's payment file: account numbers).
+REVEALING_DOWNLOADS = ("/payment-file",)
 # Prefixes that name a service, whose next segment is the resource.
 NAMESPACES = frozenset({"subsidy", "dropout", "disability", "attendance", "stats"})
 
@@ -39,6 +43,8 @@ def action_for(method: str, path: str, query_string: bytes) -> str | None:
     if method in WRITE_ACTIONS:
         return WRITE_ACTIONS[method]
     if method == "GET" and "reveal" in parse_qs(query_string.decode("latin-1")):
+        return "reveal"
+    if method == "GET" and path.rstrip("/").endswith(REVEALING_DOWNLOADS):
         return "reveal"
     return None
 

@@ -3,10 +3,12 @@
 from fastapi import FastAPI
 
 from services.contracts import events
+from services.contracts.columns import COLUMN_LABELS, VALUE_LABELS
 from services.dropout.absences.routes import router as absences_router
 from services.dropout.calendar.routes import router as calendar_router
 from services.dropout.cases.roster import on_child_not_in_school
 from services.dropout.cases.routes import router as cases_router
+from services.dropout.changes import router as changes_router
 from services.dropout.db import dead_letter, inbox, outbox
 from services.dropout.disability.routes import router as disability_router
 from services.dropout.evidence.routes import links as evidence_links
@@ -19,11 +21,13 @@ from services.dropout.students.consumer import on_student_event
 from services.dropout.support.routes import router as support_router
 from services.dropout.tasks.routes import router as tasks_router
 from services.dropout.verifications.routes import router as verifications_router
+from services.kit.listing import Labels
 from services.kit.service import ServiceSpec, Subscription, create_service_app
 from services.kit.settings import Settings
 
 SPEC = ServiceSpec(
     name="dropout",
+    list_labels=Labels(COLUMN_LABELS, VALUE_LABELS),
     title="notoneless dropout monitoring",
     description=(
         "Control of dropout (控辍保学): daily absences and their rules, cases (一生一案) with contacts, "
@@ -32,6 +36,7 @@ SPEC = ServiceSpec(
     ),
     routers=[
         absences_router,
+        changes_router,
         cases_router,
         verifications_router,
         risk_router,

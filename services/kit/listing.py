@@ -24,15 +24,17 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, get_args
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from services.kit.errors import Invalid, problem
+from services.kit.settings import get_settings
 from services.kit.spreadsheet import safe_cell
 
 PARAMS = ("format", "sort", "count", "fields")
@@ -165,8 +167,10 @@ FieldsParam = Annotated[
     str | None,
     Query(
         max_length=500,
-        description="Comma-separated item fields to return (compact lists), e.g. `id,name`.",
-        examples=["id,name"],
+        # No schema example: the items answered are a subset of the documented item, and a contract
+        # fuzzer trying the example would read each subset as a violation (tests/security/fuzz_hooks.py).
+        description="Comma-separated item fields to return (compact lists), e.g. `id,name`: each item then "
+        "holds only those fields.",
     ),
 ]
 
@@ -396,7 +400,8 @@ def spreadsheet(
 
 def attachment(kind: str, name: str) -> dict[str, str]:
     """Content-Type and Content-Disposition for a printed file `name-YYYYMMDD.kind`."""
-    filename = f"{name}-{datetime.now().strftime('%Y%m%d')}.{kind}"
+    printed = datetime.now(UTC).astimezone(ZoneInfo(get_settings().timezone))  # the county's date
+    filename = f"{name}-{printed:%Y%m%d}.{kind}"
     return {
         "content-type": XLSX if kind == "xlsx" else CSV,
         "content-disposition": f'attachment; filename="{filename.encode("ascii", "replace").decode()}"; '

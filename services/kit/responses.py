@@ -23,6 +23,7 @@ STANDARD = {
     403: ("Forbidden", "The caller's role may not do this"),
     404: ("NotFound", "No such record, or one outside the caller's scope"),
     409: ("Conflict", "Conflict with the stored state, or a stale `version`"),
+    412: ("PreconditionFailed", "The record changed since the ETag sent in `If-Match`; reload it and retry"),
     413: ("TooLarge", "The request body is over the limit"),
     422: ("Invalid", "Invalid input; `errors` names the fields"),
     429: ("RateLimited", "Too many requests; retry after `Retry-After` seconds"),
@@ -126,7 +127,7 @@ def add_problem(operation: dict[str, Any], status: int, description: str | None 
 
 def document_errors(doc: dict[str, Any], *, public: tuple[str, ...] = ()) -> dict[str, Any]:
     """Rewrite a FastAPI document's error responses as problem+json (in place) and return it."""
-    for path, _, operation in iter_operations(doc):
+    for path, method, operation in iter_operations(doc):
         responses = operation.setdefault("responses", {})
         for key, response in list(responses.items()):
             if not key.isdigit() or int(key) < 400:
@@ -143,6 +144,8 @@ def document_errors(doc: dict[str, Any], *, public: tuple[str, ...] = ()) -> dic
         if path not in public:
             add_problem(operation, 401)
         add_problem(operation, 503)
+        if method in ("patch", "put") or (method == "post" and "{" in path):
+            add_problem(operation, 412)  # If-Match with an ETag that no longer matches (kit.conditional)
     components = doc.setdefault("components", {})
     components.setdefault("responses", {}).update(
         {name: problem_response(status) for status, (name, _) in STANDARD.items()}

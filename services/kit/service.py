@@ -12,23 +12,38 @@ from sqlalchemy import Table, text
 
 from services.kit import nats as kit_nats
 from services.kit import rls
+from services.kit.app import App
 from services.kit.auth import RequireTokenMiddleware, TokenVerifier
 from services.kit.barrier import Barrier
+from services.kit.conditional import ConditionalMiddleware, gzip
 from services.kit.consumer import Consumer, Handler, Parser
 from services.kit.db import make_engine, service_url, sessionmaker_for
+from services.kit.docs import install_offline_docs
 from services.kit.errors import install_error_handlers
+from services.kit.i18n import LanguageMiddleware
+from services.kit.listing import Labels, ListingMiddleware
+from services.kit.listing import install as install_listing
 from services.kit.logging import configure_logging
+from services.kit.metrics import install_telemetry, service_sources
 from services.kit.middleware import (
     EventPositionMiddleware,
     RejectNulMiddleware,
     RequestIdMiddleware,
     SecurityHeadersMiddleware,
 )
+from services.kit.openapi import (
+    describe_enums,
+    hoist_inline_models,
+    openapi_of,
+    operation_id,
+    unique_titles,
+)
 from services.kit.ops import degradations, ops_router
 from services.kit.relay import Relay
 from services.kit.responses import document_errors
 from services.kit.revocation import RevocationList, http_source
 from services.kit.settings import Settings, get_settings
+from services.kit.tracing import FASTAPI_TELEMETRY_OFF
 
 log = structlog.get_logger()
 SHUTDOWN_SECONDS = 3.0  # each step of stopping may take this long, then the process goes on exiting
@@ -56,6 +71,10 @@ class ServiceSpec:
     # Reads a raw event into the typed model its handlers take (the contracts' `events.parse`).
     parse: Parser | None = None
     openapi_tags: list[dict] | None = None
+    # Column headers and value labels of the service's printed lists (kit.listing, `format=csv|xlsx`).
+    list_labels: Labels | None = None
+    # Long-running jobs counted by status on /metrics (`nol_jobs{kind,status}`): kind → table with `status`.
+    jobs: dict[str, Table] = field(default_factory=dict)
 
 
 async def _run_events(app: FastAPI, spec: ServiceSpec, settings: Settings) -> None:
@@ -125,10 +144,11 @@ def projections(subscriptions: Sequence[Subscription]) -> dict[str, set[str]]:
 def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
     """Build a service app: engine, events, token verification, errors, health."""
     settings = settings or get_settings()
+    # Now, not in the lifespan: uvicorn's own start-up lines come before it and must be JSON too.
+    configure_logging(settings.log_level, json=settings.log_json)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging(settings.log_level, json=settings.log_json)
         app.state.engine = make_engine(
             service_url(settings, spec.name),
             pool_size=settings.db_pool_size,
@@ -150,35 +170,48 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(app.state.engine.dispose(), SHUTDOWN_SECONDS)
 
-    app = FastAPI(
+    app = App(  # kit.app: an error already answered does not close the connection
         title=spec.title,
         description=spec.description,
         version="1.0.0",
         lifespan=lifespan,
         openapi_tags=spec.openapi_tags,
-        docs_url="/docs",
+        docs_url=None,  # served with local assets below (kit.docs): no CDN on an intranet
         redoc_url=None,
+        generate_unique_id_function=operation_id,
+        telemetry=FASTAPI_TELEMETRY_OFF,  # kit.metrics traces each request (kit.tracing says why)
     )
     app.state.settings = settings
     app.state.service = spec.name
     app.state.spec = spec
     install_error_handlers(app)
+    install_listing(spec.routers)  # format=, sort=, count=, fields=, unknown parameters → 422
     for router in spec.routers:
         app.include_router(router)
     app.include_router(health_router())
     app.include_router(ops_router())
+    install_offline_docs(app, title=spec.title)
 
     def openapi() -> dict:
         if app.openapi_schema is None:
-            app.openapi_schema = document_errors(FastAPI.openapi(app))
+            doc = openapi_of(app, lambda: FastAPI.openapi(app))  # readable, unique operation ids
+            doc = hoist_inline_models(document_errors(doc))
+            app.openapi_schema = describe_enums(unique_titles(doc))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    app.add_middleware(ListingMiddleware, labels=spec.list_labels)
+    app.add_middleware(ConditionalMiddleware)  # ETag, 304, If-Match → 412 (kit.conditional)
     app.add_middleware(EventPositionMiddleware, service=spec.name)
     app.add_middleware(RequireTokenMiddleware)
     app.add_middleware(RejectNulMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(gzip)  # above 1 KB
+    # Access log, latency histogram, request span, GET /metrics (kit.metrics).
+    sources = service_sources(outbox=spec.outbox, dead_letter=spec.dead_letter, jobs=spec.jobs)
+    install_telemetry(app, spec.name, sources=sources)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(LanguageMiddleware)  # problems in Chinese unless Accept-Language asks for en
     return app
 
 

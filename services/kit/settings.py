@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     # How long a decision from a projection (a batch, figures, tasks) waits for the writes acknowledged
     # before it was asked (kit.barrier) before it answers 503 with Retry-After.
     barrier_timeout_seconds: float = 20.0
+    # A printed list (`format=csv|xlsx` on any list, kit.listing) holds at most this many rows.
+    export_max_rows: int = Field(default=20_000, ge=1)
     # A consumer never loops on an event: a failing one is redelivered after base × 2^(n-1) seconds
     # (capped), and after this many deliveries it goes to the dead-letter table (kit.consumer).
     consumer_max_deliveries: int = Field(default=5, ge=1)
@@ -68,6 +70,11 @@ class Settings(BaseSettings):
     # Short-lived by design: at most a day (the revocation list is kept that long).
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     refresh_token_days: int = 14
+    # A refresh token presented again this soon after its first use (its answer lost on a weak
+    # network) gets the same new pair; later, reuse still ends the session.
+    refresh_grace_seconds: int = Field(default=60, ge=0, le=600)
+    # How long the gateway keeps Idempotency-Key answers (an offline phone may send its queue later).
+    idempotency_keep_days: int = Field(default=7, ge=1, le=90)
     jwks_url: str | None = None
     # How old a service's copy of the gateway's revocation list (logouts) may grow.
     revocation_poll_seconds: float = 1.0
@@ -125,8 +132,33 @@ class Settings(BaseSettings):
     # The deployment's time zone: "today" everywhere is the date there (services.contracts.calendar).
     timezone: str = "Asia/Shanghai"
 
+    # The platform feed (api_gateway.platform): every event, minimised, republished to
+    # `<platform_subject_prefix>.<province>.<city>.<county>.<service>.<entity>.<event>` on the platform
+    # broker (`platform_nats_url`, e.g. nats://feed:pw@host:4223 with auth + TLS; unset: the internal one).
+    platform_feed: bool = True
+    platform_feed_name: str = "gateway-platform"
+    platform_subject_prefix: str = "platform"
+    platform_nats_url: str | None = None
+    # The CA that signed the platform broker's certificate (a `tls://` URL); unset: the system's CAs.
+    platform_nats_ca_file: Path | None = None
+    # Where the gateway writes the platform broker's `authorization {}` block (one user per platform
+    # client, subscribe-only on its area) and the pid file of the server it signals to reload it.
+    platform_nats_auth_file: Path | None = None
+    platform_nats_pid_file: Path | None = None
+    # A rotated client secret keeps working this long beside the new one.
+    client_secret_grace_seconds: int = Field(default=24 * 3600, ge=0)
+    # Webhooks: per attempt timeout; retries back off base × 2^(n-1) up to the cap; then `failed`.
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_max_attempts: int = Field(default=8, ge=1)
+    webhook_backoff_seconds: float = Field(default=5.0, gt=0)
+    webhook_backoff_max_seconds: float = Field(default=3600.0, gt=0)
+
     log_level: str = "INFO"
     log_json: bool = False
+    # Observability (kit.metrics, kit.tracing): a bearer token that may read /metrics besides admins
+    # and loopback callers; the OTLP/HTTP endpoint traces go to (unset: none leave the process).
+    metrics_token: str | None = None
+    otel_exporter_otlp_endpoint: str | None = None
 
     @field_validator("data_dir")
     @classmethod

@@ -20,7 +20,7 @@ CanLock = Annotated[Principal, Depends(require(Role.admin, Role.county))]
 
 
 class LockCreate(InputModel):
-    year: int = Field(ge=2000, le=2100, examples=[2025])
+    year: int = Field(ge=2000, le=2099, examples=[2025])  # a school year ends in the next spring (≤ 2100)
     area_code: str | None = Field(
         default=None, pattern=AREA_CODE_PATTERN, description="Default: the caller's area"
     )

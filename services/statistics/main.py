@@ -3,25 +3,31 @@
 from fastapi import FastAPI
 
 from services.contracts import events
+from services.contracts.columns import COLUMN_LABELS, VALUE_LABELS
+from services.kit.listing import Labels
 from services.kit.service import ServiceSpec, Subscription, create_service_app
 from services.kit.settings import Settings
 from services.statistics.db import dead_letter, inbox, outbox
 from services.statistics.facts.consumers import SUBJECTS, on_event
 from services.statistics.figures.routes import router as figures_router
+from services.statistics.ledger.routes import router as ledger_router
 from services.statistics.lock_routes import router as locks_router
 from services.statistics.rebuild_routes import router as rebuild_router
+from services.statistics.verification.models import Verification
 from services.statistics.verification.routes import router as verification_router
 
 SPEC = ServiceSpec(
     name="statistics",
+    list_labels=Labels(COLUMN_LABELS, VALUE_LABELS),
     title="notoneless statistics",
     description="Figures by area, school, stage, category and semester; exports; year locks; verification.",
-    routers=[figures_router, locks_router, rebuild_router, verification_router],
+    routers=[figures_router, locks_router, rebuild_router, verification_router, ledger_router],
     outbox=outbox,
     inbox=inbox,
     dead_letter=dead_letter,
     parse=events.parse,
     subscriptions=[Subscription(name="statistics", subjects=SUBJECTS, handler=on_event)],
+    jobs={"verification": Verification.__table__},
 )
 
 

@@ -3,22 +3,29 @@
 from fastapi import FastAPI
 
 from services.contracts import events
+from services.contracts.columns import COLUMN_LABELS, VALUE_LABELS
+from services.kit.listing import Labels
 from services.kit.service import ServiceSpec, Subscription, create_service_app
 from services.kit.settings import Settings
 from services.subsidy.batches.publicity_routes import router as publicity_router
 from services.subsidy.batches.routes import router as batches_router
+from services.subsidy.changes import router as changes_router
 from services.subsidy.db import dead_letter, inbox, outbox
 from services.subsidy.disbursements.routes import router as disbursements_router
 from services.subsidy.elsewhere.routes import router as elsewhere_router
+from services.subsidy.hardship.routes import router as hardship_router
 from services.subsidy.history.routes import router as history_router
 from services.subsidy.loans.routes import router as loans_router
 from services.subsidy.notices.routes import router as notices_router
+from services.subsidy.payees.routes import router as payees_router
+from services.subsidy.payments.routes import router as payments_router
 from services.subsidy.policies.routes import router as policies_router
 from services.subsidy.projection.consumer import on_registry_event
 from services.subsidy.tasks.routes import router as tasks_router
 
 SPEC = ServiceSpec(
     name="subsidy",
+    list_labels=Labels(COLUMN_LABELS, VALUE_LABELS),
     title="notoneless subsidy",
     description=(
         "Subsidy policies (奖贷助补免), disbursement batches that miss no one, approvals, "
@@ -30,11 +37,15 @@ SPEC = ServiceSpec(
         batches_router,
         publicity_router,
         disbursements_router,
+        changes_router,
         notices_router,
         tasks_router,
         elsewhere_router,
         history_router,
         loans_router,
+        hardship_router,
+        payees_router,
+        payments_router,
     ],
     outbox=outbox,
     inbox=inbox,

@@ -222,7 +222,7 @@ def listened(sub: Subscription) -> list[str]:
 
 
 STATUS = {"student": "enrolled", "case": "open", "batch": "draft", "disbursement": "paid",
-          "verification": "open", "objection": "raised", "transfer": "requested"}
+          "verification": "open", "objection": "raised", "transfer": "requested", "hardship": "approved"}
 KIND = {"student": "suspend", "policy": "grant", "batch": "regular", "case": "home_visit",
         "transfer": "transfer"}
 
@@ -234,14 +234,14 @@ def plausible(event_type: str, name: str, annotation: Any, world: World) -> Any:
     if annotation is bool:
         return False
     if annotation is int:
-        return today.year if name == "year" else 1 if name != "amount_fen" else 50000
+        return today.year if name in ("year", "school_year") else 1 if name != "amount_fen" else 50000
     model = _model_in(annotation)
     if model is not None:
         return minimal(model, event_type, world)
     by_name = {
         "code": f"{world.code}100{secrets.randbelow(900) + 100}" if entity == "area"
         else f"2161{secrets.randbelow(10**6):06d}",
-        "name": "测试", "head_name": "户主", "level": "village" if entity == "area" else "school",
+        "name": "测试", "head_name": "户主", "level": "village" if entity == "area" else "hard" if entity == "hardship" else "school",
         "area_code": world.villages[0], "school_code": world.schools["primary"]["code"],
         "to_school_code": world.schools["primary"]["code"], "from_area_code": world.code,
         "to_area_code": world.code, "status": STATUS.get(entity, "open"), "kind": KIND.get(entity, "x"),
@@ -254,6 +254,8 @@ def plausible(event_type: str, name: str, annotation: Any, world: World) -> Any:
         "loan_kind": "origin_credit", "lender": "国家开发银行", "repayment_status": "in_school",
         "payer_name": "贵州省毕节市七星关区", "helper_name": "帮扶教师", "since": today.isoformat(),
         "month": today.strftime("%Y-%m"), "role": "head_teacher", "line": "education", "step_kind": "notice",
+        "relation": "mother", "account_kind": "bank_card", "account_masked": "622848*********1234",
+        "bank_name": "陕西信合",
     }
     if name in by_name:
         return by_name[name]

@@ -98,7 +98,10 @@ def _a(roles, scope, outside=404, **kw) -> Access:
     return Access(frozenset(roles), scope, outside, **kw)
 
 
+FEED = "a change feed: no parameter names another area; only the caller's entries, scanned for county B's"
 NOT_LISTED_422 = "a reference in the body outside the scope is answered as an unknown one"
+OWN_CLIENT = "a platform client: its own webhooks only (any other client is 404)"
+LOOKUP = "a bulk lookup: keys outside the scope are answered null, like unknown ones"
 
 MATRIX: dict[tuple[str, str], Access] = {
     # Gateway: tokens, users, clients, audit, merged tasks.
@@ -111,6 +114,7 @@ MATRIX: dict[tuple[str, str], Access] = {
         STAFF, "public", None, refused={PLATFORM: 401}, note="platform clients get no refresh token"
     ),
     ("POST", "/api/v1/auth/logout"): _a(EVERYONE, "public", None),
+    ("GET", "/api/v1/meta/labels"): _a(EVERYONE, "public", None, note="the vocabularies' labels"),
     ("GET", "/api/v1/auth/me"): _a(EVERYONE, "self", None),
     ("GET", "/api/v1/users"): _a(MANAGERS, "user", EMPTY),
     ("POST", "/api/v1/users"): _a(
@@ -130,6 +134,13 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("POST", "/api/v1/clients"): _a({ADMIN}, "client", 403),
     ("POST", "/api/v1/clients/{client_id}/disable"): _a({ADMIN}, "client"),
     ("POST", "/api/v1/clients/{client_id}/enable"): _a({ADMIN}, "client"),
+    ("POST", "/api/v1/clients/{client_id}/secret"): _a({ADMIN}, "client"),
+    ("POST", "/api/v1/clients/{client_id}/webhooks"): _a({ADMIN}, "client"),
+    ("GET", "/api/v1/clients/{client_id}/webhooks"): _a({ADMIN, PLATFORM}, "client", note=OWN_CLIENT),
+    ("POST", "/api/v1/clients/{client_id}/webhooks/{webhook_id}/disable"): _a({ADMIN}, "client"),
+    ("GET", "/api/v1/clients/{client_id}/webhooks/{webhook_id}/deliveries"): _a(
+        {ADMIN, PLATFORM}, "client", note=OWN_CLIENT
+    ),
     ("GET", "/api/v1/audit"): _a(CHIEFS, "audit", EMPTY, echo=("path", "target_id")),
     ("GET", "/api/v1/tasks"): _a(STAFF, "task", EMPTY),
     # Registry.
@@ -151,6 +162,8 @@ MATRIX: dict[tuple[str, str], Access] = {
         note=f"{NOT_LISTED_422}; a school user writes households anywhere in its county",
     ),
     ("GET", "/api/v1/households/{household_id}"): _a(STAFF | {PLATFORM}, "household"),
+    ("POST", "/api/v1/households/lookup"): _a(STAFF | {PLATFORM}, "household", EMPTY, note=LOOKUP),
+    ("POST", "/api/v1/students/lookup"): _a(STAFF, "student", EMPTY, note=LOOKUP),
     ("PATCH", "/api/v1/households/{household_id}"): _a(WRITERS, "household"),
     ("GET", "/api/v1/students"): _a(STAFF, "student", EMPTY),
     ("POST", "/api/v1/students"): _a(WRITERS, "student", 422, code="unknown_school", note=NOT_LISTED_422),
@@ -198,6 +211,7 @@ MATRIX: dict[tuple[str, str], Access] = {
         BATCH_MAKERS, "batch", 422, code="unknown_school", note=NOT_LISTED_422
     ),
     ("GET", "/api/v1/subsidy/batches/{batch_id}"): _a(BATCH_MAKERS, "batch"),
+    ("GET", "/api/v1/subsidy/batches/{batch_id}/roster"): _a(BATCH_MAKERS, "batch", never_shows=(FULL_ID,)),
     ("POST", "/api/v1/subsidy/batches/{batch_id}/regenerate"): _a(BATCH_MAKERS, "batch"),
     ("POST", "/api/v1/subsidy/batches/{batch_id}/submit"): _a({SCHOOL}, "batch"),
     ("POST", "/api/v1/subsidy/batches/{batch_id}/approve"): _a(
@@ -216,10 +230,30 @@ MATRIX: dict[tuple[str, str], Access] = {
     ),
     ("GET", "/api/v1/subsidy/publicity"): _a(STAFF, "publicity", None, never_shows=(FULL_ID, FULL_NAME)),
     ("GET", "/api/v1/subsidy/disbursements"): _a(STAFF, "student", EMPTY),
+    ("GET", "/api/v1/changes/disbursements"): _a(STAFF, "student", None, note=FEED),
+    ("GET", "/api/v1/subsidy/payees"): _a(STAFF, "student", EMPTY),
+    ("POST", "/api/v1/subsidy/payees"): _a(WRITERS, "student"),
+    ("GET", "/api/v1/subsidy/payees/{payee_id}"): _a(STAFF, "student"),
+    ("PATCH", "/api/v1/subsidy/payees/{payee_id}"): _a(WRITERS, "student"),
+    ("GET", "/api/v1/subsidy/batches/{batch_id}/payment-file"): _a(
+        {COUNTY}, "batch", note="whole account numbers: audited as a reveal, refused on the service port"
+    ),
+    ("POST", "/api/v1/subsidy/batches/{batch_id}/returns"): _a(CHIEFS, "batch"),
+    ("POST", "/api/v1/subsidy/batches/{batch_id}/reconciliation"): _a(CHIEFS, "batch"),
+    ("GET", "/api/v1/subsidy/batches/{batch_id}/reconciliation"): _a(BATCH_MAKERS, "batch"),
     ("GET", "/api/v1/subsidy/aid-elsewhere"): _a(STAFF, "student", EMPTY),
     ("POST", "/api/v1/subsidy/aid-elsewhere"): _a(WRITERS, "student"),
     ("GET", "/api/v1/subsidy/aid-elsewhere/{aid_id}"): _a(STAFF, "student"),
     ("PATCH", "/api/v1/subsidy/aid-elsewhere/{aid_id}"): _a(WRITERS, "student"),
+    ("GET", "/api/v1/subsidy/hardship"): _a(STAFF, "student", EMPTY),
+    ("POST", "/api/v1/subsidy/hardship"): _a(WRITERS, "student", note="the school proposes (the county may)"),
+    ("GET", "/api/v1/subsidy/hardship/{hardship_id}"): _a(STAFF, "student"),
+    ("POST", "/api/v1/subsidy/hardship/{hardship_id}/submit"): _a(WRITERS, "student"),
+    ("POST", "/api/v1/subsidy/hardship/{hardship_id}/approve"): _a(
+        APPROVERS, "student", note="township first, then county (after the public notice)"
+    ),
+    ("POST", "/api/v1/subsidy/hardship/{hardship_id}/reject"): _a(APPROVERS, "student"),
+    ("POST", "/api/v1/subsidy/hardship/{hardship_id}/revoke"): _a(CHIEFS, "student"),
     ("GET", "/api/v1/subsidy/loans"): _a(STAFF, "student", EMPTY),
     ("POST", "/api/v1/subsidy/loans"): _a(WRITERS, "student"),
     ("GET", "/api/v1/subsidy/loans/{loan_id}"): _a(STAFF, "student"),
@@ -227,11 +261,14 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("POST", "/api/v1/subsidy/history-imports"): _a(
         CHIEFS, "own_area", None, note="rows naming a school or policy outside the area are row errors"
     ),
+    ("GET", "/api/v1/subsidy/notices"): _a(STAFF, "student", EMPTY, note="bulk notices of a village or school"),
     ("GET", "/api/v1/subsidy/notices/{student_id}"): _a(STAFF, "student"),
     ("POST", "/api/v1/subsidy/notices/{student_id}/acknowledge"): _a({SCHOOL, VILLAGE}, "student"),
     ("GET", "/api/v1/subsidy/tasks"): _a(STAFF, "task", None),
     # Dropout monitoring.
     ("GET", "/api/v1/attendance/absences"): _a(STAFF, "student", EMPTY),
+    ("GET", "/api/v1/changes/cases"): _a(STAFF, "student", None, note=FEED),
+    ("GET", "/api/v1/changes/students"): _a(STAFF, "student", None, note=FEED),
     ("POST", "/api/v1/attendance/absences"): _a(
         WRITERS, "student", note="a single absence: 404 out of scope"
     ),
@@ -316,6 +353,8 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/stats/disability"): _a(STAFF | {PLATFORM}, "figures"),
     ("GET", "/api/v1/stats/dropout"): _a(STAFF | {PLATFORM}, "figures"),
     ("GET", "/api/v1/stats/enrollment"): _a(STAFF | {PLATFORM}, "figures"),
+    # By the child's home village (a village cadre's own children), its school for a school user.
+    ("GET", "/api/v1/stats/ledger"): _a(STAFF, "student", note="the village ledger names children: no platform"),
     ("GET", "/api/v1/stats/rates"): _a(STAFF | {PLATFORM}, "figures"),
     ("GET", "/api/v1/stats/subsidy"): _a(STAFF | {PLATFORM}, "figures"),
     ("GET", "/api/v1/stats/verification"): _a(STAFF | {PLATFORM}, "figures"),

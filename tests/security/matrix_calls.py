@@ -25,6 +25,7 @@ from tests.security.matrix_world import (
     loan_body,
     name3,
     outside_roster_csv,
+    payee_body,
     policy_body,
     roster_child,
     students_csv,
@@ -42,6 +43,7 @@ class Call:
     auth: bool = True  # send the role's bearer token
     expect: str | None = None  # an id or code an allowed, in-scope answer must contain
     reveal: bool = False
+    gateway_only: bool = False  # a read that shows identifiers whole (audited): refused on a service port
     outside: int | None = None  # this call's answer out of scope, where it differs from the matrix's
     code: str | None = None
     after: Callable[[Api, Any, bool], Awaitable[None]] | None = None  # (caller, body, inside)
@@ -120,6 +122,7 @@ def pooled(method: str, template: str, pool: str, b_key: str, body: Any = None):
 # Gateway ---------------------------------------------------------------------------------------
 
 BUILDERS[("GET", "/.well-known/jwks.json")] = unscoped(Call("GET", "/.well-known/jwks.json", auth=False))
+BUILDERS[("GET", "/api/v1/meta/labels")] = unscoped(Call("GET", "/api/v1/meta/labels", auth=False))
 BUILDERS[("GET", "/.well-known/revocations.json")] = unscoped(
     Call("GET", "/.well-known/revocations.json", auth=False)
 )
@@ -225,6 +228,34 @@ BUILDERS[("POST", "/api/v1/clients/{client_id}/disable")] = record(
 BUILDERS[("POST", "/api/v1/clients/{client_id}/enable")] = record(
     "POST", "/api/v1/clients/{}/enable", "client"
 )
+BUILDERS[("POST", "/api/v1/clients/{client_id}/secret")] = record("POST", "/api/v1/clients/{}/secret", "client")
+BUILDERS[("POST", "/api/v1/clients/{client_id}/webhooks")] = record(
+    "POST", "/api/v1/clients/{}/webhooks", "client",
+    body={"url": "http://127.0.0.1:9/hook", "events": ["edu.registry.area.updated"]},
+)
+
+
+def _hook(s: Setting, role: str, inside: bool) -> tuple[str, str]:
+    """A webhook's client and id: the platform role's own, or the county's client's."""
+    c = county(s, inside)
+    if role == m.PLATFORM and inside:
+        return s.platform_secret["client_id"], rid(c, "pwebhook")
+    return rid(c, "client"), rid(c, "webhook")
+
+
+@op("GET", "/api/v1/clients/{client_id}/webhooks")
+async def _webhooks(s: Setting, role: str, inside: bool) -> Call:
+    return Call("GET", f"/api/v1/clients/{_hook(s, role, inside)[0]}/webhooks")
+
+
+@op("POST", "/api/v1/clients/{client_id}/webhooks/{webhook_id}/disable")
+async def _disable_webhook(s: Setting, role: str, inside: bool) -> Call:
+    return Call("POST", "/api/v1/clients/{}/webhooks/{}/disable".format(*_hook(s, role, inside)))
+
+
+@op("GET", "/api/v1/clients/{client_id}/webhooks/{webhook_id}/deliveries")
+async def _deliveries(s: Setting, role: str, inside: bool) -> Call:
+    return Call("GET", "/api/v1/clients/{}/webhooks/{}/deliveries".format(*_hook(s, role, inside)))
 
 
 @op("GET", "/api/v1/audit")
@@ -235,6 +266,11 @@ async def _audit(s: Setting, role: str, inside: bool) -> Call:
 
 
 BUILDERS[("GET", "/api/v1/tasks")] = listing("/api/v1/tasks", "student_id", lambda c: rid(c, "sMain"))
+# Change feeds (services/kit/changes.py): the caller's own entries only, from the beginning.
+for _family in ("students", "cases", "disbursements"):
+    BUILDERS[("GET", f"/api/v1/changes/{_family}")] = unscoped(
+        Call("GET", f"/api/v1/changes/{_family}", params={"limit": 1000})
+    )
 
 
 # Registry --------------------------------------------------------------------------------------
@@ -309,6 +345,25 @@ async def _create_household(s: Setting, role: str, inside: bool) -> Call:
 
 
 BUILDERS[("GET", "/api/v1/households/{household_id}")] = record("GET", "/api/v1/households/{}", "hMain")
+
+
+def _lookup_keys(s: Setting, inside: bool) -> dict:
+    c = county(s, inside)
+    return {"id_numbers": [s.id_of[rid(c, "sMain")]]}
+
+
+@op("POST", "/api/v1/households/lookup")
+async def _lookup_households(s: Setting, role: str, inside: bool) -> Call:
+    c = county(s, inside)
+    body = {"platform_ids": [c.rec["hMain"]["platform_id"]], **_lookup_keys(s, inside)}
+    return Call("POST", "/api/v1/households/lookup", json=body, expect=rid(c, "hMain") if inside else None)
+
+
+@op("POST", "/api/v1/students/lookup")
+async def _lookup_students(s: Setting, role: str, inside: bool) -> Call:
+    c = county(s, inside)
+    body = {"ids": [rid(c, "sMain")], **_lookup_keys(s, inside)}
+    return Call("POST", "/api/v1/students/lookup", json=body, expect=rid(c, "sMain") if inside else None)
 
 
 @op("PATCH", "/api/v1/households/{household_id}")
@@ -489,6 +544,7 @@ async def _create_batch(s: Setting, role: str, inside: bool) -> Call:
 
 BATCH = "/api/v1/subsidy/batches/{}"
 BUILDERS[("GET", "/api/v1/subsidy/batches/{batch_id}")] = record("GET", BATCH, "bPub")
+BUILDERS[("GET", "/api/v1/subsidy/batches/{batch_id}/roster")] = record("GET", BATCH + "/roster", "bPub")
 BUILDERS[("POST", "/api/v1/subsidy/batches/{batch_id}/regenerate")] = pooled(
     "POST", BATCH + "/regenerate", "regenerate", "bDraft", {}
 )
@@ -587,6 +643,87 @@ BUILDERS[("POST", "/api/v1/subsidy/history-imports")] = unscoped(
 BUILDERS[("GET", "/api/v1/subsidy/disbursements")] = listing(
     "/api/v1/subsidy/disbursements", "student_id", lambda c: rid(c, "sMain")
 )
+
+
+HARDSHIP = "/api/v1/subsidy/hardship"
+BUILDERS[("GET", HARDSHIP)] = listing(HARDSHIP, "student_id", lambda c: rid(c, "sMain"), expect="hardshipMain")
+BUILDERS[("GET", HARDSHIP + "/{hardship_id}")] = record("GET", HARDSHIP + "/{}", "hardshipMain")
+BUILDERS[("POST", HARDSHIP + "/{hardship_id}/submit")] = pooled(
+    "POST", HARDSHIP + "/{}/submit", "hs_submit", "hardshipMain", {"publicity_start": TODAY.isoformat()}
+)
+BUILDERS[("POST", HARDSHIP + "/{hardship_id}/approve")] = pooled(
+    "POST", HARDSHIP + "/{}/approve", "hs_approve", "hardshipMain", {}
+)
+BUILDERS[("POST", HARDSHIP + "/{hardship_id}/reject")] = pooled(
+    "POST", HARDSHIP + "/{}/reject", "hs_reject", "hardshipMain", {"reason": "核实不符"}
+)
+BUILDERS[("POST", HARDSHIP + "/{hardship_id}/revoke")] = pooled(
+    "POST", HARDSHIP + "/{}/revoke", "hs_revoke", "hardshipMain", {"reason": "家庭经济状况好转"}
+)
+
+
+@op("POST", HARDSHIP)
+async def _propose_hardship(s: Setting, role: str, inside: bool) -> Call:
+    year = s.pools.get(("hs_year", role)) or s.pools[("hs_year", m.ADMIN)]
+    body = {"student_id": rid(county(s, inside), "sMain"), "school_year": year, "level": "general",
+            "reason": "家庭困难"}  # fmt: skip
+    return Call("POST", HARDSHIP, json=body)
+
+
+PAYEES = "/api/v1/subsidy/payees"
+BUILDERS[("GET", PAYEES)] = listing(PAYEES, "student_id", lambda c: rid(c, "sMain"), expect="payeeMain")
+BUILDERS[("GET", PAYEES + "/{payee_id}")] = record("GET", PAYEES + "/{}", "payeeMain")
+
+
+@op("POST", PAYEES)
+async def _record_payee(s: Setting, role: str, inside: bool) -> Call:
+    student = s.pools.get(("payee_new", role), "sMain") if inside else "sMain"
+    return Call("POST", PAYEES, json=payee_body(rid(county(s, inside), student)))
+
+
+@op("PATCH", PAYEES + "/{payee_id}")
+async def _correct_payee(s: Setting, role: str, inside: bool) -> Call:
+    path = f"{PAYEES}/{rid(county(s, inside), 'payeeMain')}"
+    return Call("PATCH", path, json={"bank_name": "陕西信合", "version": await version(s, path)})
+
+
+def _returned(c: County) -> str:
+    return rid(c, "bReturn") if "bReturn" in c.rec else rid(c, "bPaid")
+
+
+@op("GET", "/api/v1/subsidy/batches/{batch_id}/payment-file")
+async def _payment_file(s: Setting, role: str, inside: bool) -> Call:
+    c = county(s, inside)
+    return Call("GET", f"{BATCH.format(_returned(c))}/payment-file", params={"format": "csv"}, gateway_only=True)
+
+
+@op("POST", "/api/v1/subsidy/batches/{batch_id}/returns")
+async def _returns(s: Setting, role: str, inside: bool) -> Call:
+    c = county(s, inside)
+    body = {"lines": [{"student_id": rid(c, "sMain"), "reason": "账户已销户"}]}
+    return Call("POST", f"{BATCH.format(_returned(c))}/returns", json=body)
+
+
+@op("POST", "/api/v1/subsidy/batches/{batch_id}/reconciliation")
+async def _reconcile(s: Setting, role: str, inside: bool) -> Call:
+    body = {"lines": [{"account": "6228480402564890018", "amount_fen": 62500}]}
+    return Call("POST", f"{BATCH.format(_returned(county(s, inside)))}/reconciliation", json=body)
+
+
+@op("GET", "/api/v1/subsidy/batches/{batch_id}/reconciliation")
+async def _reconciliations(s: Setting, role: str, inside: bool) -> Call:
+    return Call("GET", f"{BATCH.format(_returned(county(s, inside)))}/reconciliation")
+
+
+@op("GET", "/api/v1/stats/ledger")
+async def _ledger(s: Setting, role: str, inside: bool) -> Call:
+    return Call("GET", "/api/v1/stats/ledger", params={"village_code": county(s, inside).v0})
+
+
+@op("GET", "/api/v1/subsidy/notices")
+async def _bulk_notices(s: Setting, role: str, inside: bool) -> Call:
+    c = county(s, inside)
+    return Call("GET", "/api/v1/subsidy/notices", params={"village_code": c.v0, "semester": PAST})
 
 
 @op("GET", "/api/v1/subsidy/notices/{student_id}")

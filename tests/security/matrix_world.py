@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from stdnum import luhn
+
 from services.dropout.students.unregistered import stand_in_id
 from services.kit.crypto import FieldCipher
 from services.subsidy.domain import current_semester
@@ -196,6 +198,12 @@ async def _users(s: Setting, c: County, *, first: bool) -> None:
         "POST", "/api/v1/clients", 201, json={"name": "测试客户端", "area_code": w.code}
     )
     c.rec["client"] = client["client_id"]
+    hook = {"url": "http://127.0.0.1:9/hook", "events": ["edu.registry.area.updated"]}
+    made = await s.admin.ok("POST", f"/api/v1/clients/{client['client_id']}/webhooks", 201, json=hook)
+    c.rec["webhook"] = made["id"]
+    if first:  # the platform role's own webhook (a client reads its own delivery log)
+        own = s.platform_secret["client_id"]
+        c.rec["pwebhook"] = (await s.admin.ok("POST", f"/api/v1/clients/{own}/webhooks", 201, json=hook))["id"]
 
 
 async def registry(s: Setting, c: County, *, first: bool) -> None:
@@ -361,6 +369,73 @@ async def subsidy(s: Setting, c: County, *, first: bool) -> None:
             s.pools[("resolve", role)] = o["id"]
     c.rec["objection"] = objections[0]["id"]
     await aid_and_loan(s, c)
+    await payees(s, c, first=first)
+    await hardship(s, c, first=first)
+
+
+async def payees(s: Setting, c: County, *, first: bool) -> None:
+    """Payees of the boarders on the batches' lines; in A a paid batch whose lines the bank returns, and
+    students without a payee yet, one for each role that records payees."""
+    county = c.users["county"]
+    boarders = ["sMain", "sV1"] if first else ["sMain"]
+    made = await asyncio.gather(
+        *(county.ok("POST", "/api/v1/subsidy/payees", 201, json=payee_body(c.rec[k]["id"])) for k in boarders)
+    )
+    c.rec["payeeMain"] = made[0]
+    s.places[made[0]["id"]] = s.places[c.rec["sMain"]["id"]]
+    if first:
+        c.rec["bReturn"] = b = await _batch(c, ["submit", "township", "county", "pay"])
+        s.places[b["id"]] = Place(b["area_code"], b["school_code"], villages=frozenset({c.v0}))
+        for role, key in zip(sorted(m.WRITERS), ("sFree", "sLegal", "sHP"), strict=True):
+            s.pools[("payee_new", role)] = key
+
+
+HARDSHIP = "/api/v1/subsidy/hardship"
+HARDSHIP_POOLS = {
+    # pool -> role -> steps before the test acts (each record a school year of its own for sMain)
+    "hs_submit": {m.SCHOOL: [], m.COUNTY: [], m.ADMIN: []},
+    "hs_approve": {m.TOWNSHIP: ["submit"], m.COUNTY: ["submit", "township"], m.ADMIN: ["submit", "township"]},
+    "hs_reject": {m.TOWNSHIP: ["submit"], m.COUNTY: ["submit"], m.ADMIN: ["submit"]},
+    "hs_revoke": {m.COUNTY: ["submit", "township", "county"], m.ADMIN: ["submit", "township", "county"]},
+}
+
+
+async def _hardship(c: County, year: int, steps: list[str]) -> dict:
+    """A hardship identification of sMain for a school year, walked through the steps."""
+    body = {"student_id": c.rec["sMain"]["id"], "school_year": year, "level": "hard", "reason": "家庭困难"}
+    row = await c.users["county"].ok("POST", HARDSHIP, 201, json=body)
+    for step in steps:
+        who, action, body = {
+            "submit": ("county", "submit", {"publicity_start": POSTED}),
+            "township": ("township", "approve", {}),
+            "county": ("county", "approve", {}),
+        }[step]
+        row = await c.users[who].ok("POST", f"{HARDSHIP}/{row['id']}/{action}", json=body)
+    return row
+
+
+async def hardship(s: Setting, c: County, *, first: bool) -> None:
+    """sMain's hardship identifications: one to read (and B's probe), and in A one per role and step
+    the operations need; the proposals' school years (`hs_year`) are free for each creating role."""
+    years = itertools.count(TODAY.year - 20)
+    c.rec["hardshipMain"] = await _hardship(c, next(years), ["submit"])
+    s.places[c.rec["hardshipMain"]["id"]] = s.places[c.rec["sMain"]["id"]]
+    if not first:
+        return
+    wanted = [(pool, role, steps) for pool, roles in HARDSHIP_POOLS.items() for role, steps in roles.items()]
+    made = await asyncio.gather(*(_hardship(c, next(years), steps) for _, _, steps in wanted))
+    for (pool, role, _), row in zip(wanted, made, strict=True):
+        s.pools[(pool, role)] = row
+        s.places[row["id"]] = s.places[c.rec["sMain"]["id"]]
+    for role in sorted(m.WRITERS):
+        s.pools[("hs_year", role)] = next(years)
+
+
+def payee_body(student_id: str) -> dict:
+    body = "622848" + "".join(_rng.choice("0123456789") for _ in range(12))
+    check = next(d for d in "0123456789" if luhn.is_valid(body + d))
+    return {"student_id": student_id, "guardian_name": name3(), "relation": "mother",
+            "account_kind": "bank_card", "account_number": body + check, "bank_name": "农业银行"}  # fmt: skip
 
 
 async def aid_and_loan(s: Setting, c: County) -> None:

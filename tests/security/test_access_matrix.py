@@ -163,6 +163,14 @@ def row_problems(s: Setting, key: tuple[str, str], access: m.Access, me: Me, bod
             continue
         if key[1].endswith("/findings"):  # a township reads the county's roster: its own findings only
             ok = str(item.get("area_code", "")).startswith(me.area) or s.a.code.startswith(me.area)
+        elif key[1].startswith("/api/v1/changes/"):  # a feed entry: the record it carries, else its codes
+            rule = {"household": "household", "task": "task"}.get(item["resource"], access.scope)
+            now = item.get("item")  # a tombstone or left_scope entry: where the record was then
+            then = Place(item.get("area_code") or "", item.get("school_code"), item.get("village_code"))
+            ok = sees(me, rule, place_of(s, now) if now else then, now or item)
+        elif key[1].endswith("/lookup"):  # each key answered with its record, or null (unknown or not yours)
+            found = item.get("household") or item.get("student")
+            ok = found is None or sees(me, access.scope, place_of(s, found), found)
         else:
             ok = sees(me, access.scope, place_of(s, item), item)
         if not ok:
@@ -415,7 +423,7 @@ async def direct_operation(s: Setting, key: tuple[str, str], port: httpx.AsyncCl
             direct, body = await send(s, role, call, via=port)
             tally.calls[mode] += 1
             tally.statuses[direct.status_code] += 1
-            if call.method not in ("GET", "HEAD") or call.reveal or role == m.PLATFORM:
+            if call.method not in ("GET", "HEAD") or call.reveal or call.gateway_only or role == m.PLATFORM:
                 if not gateway_only(direct):
                     tally.failures.append(f"{where}: not refused on the port :: {direct.text[:300]}")
                 continue

@@ -7,6 +7,7 @@ Bounded for `make test` (a few generated cases per operation, deterministic). De
 """
 
 import asyncio
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -87,8 +88,9 @@ async def test_responses_match_the_document(stack: Stack, api: Api, tmp_path: Pa
         "all",
         *(arg for name in EXCLUDED for arg in ("--exclude-name", name)),
     ]
+    hooks = {**os.environ, "SCHEMATHESIS_HOOKS": str(Path(__file__).with_name("fuzz_hooks.py"))}
     result = await asyncio.to_thread(
-        subprocess.run, cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path
+        subprocess.run, cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path, env=hooks
     )
     tail = result.stdout[-6000:]
     print(tail)

@@ -28,21 +28,35 @@ from tests.helpers import World
 
 # Tables every service must wall (the test also covers any other table with a `wall` policy).
 EXPECTED = {
-    "registry": {"student", "enrollment_change", "household", "school", "area", "import_job", "transfer_request"},
-    "subsidy": {"student", "batch", "disbursement", "batch_step", "exclusion", "objection", "notice_ack"},
+    "registry": {
+        "student", "enrollment_change", "household", "school", "area", "import_job", "transfer_request", "change",
+    },
+    "subsidy": {
+        "student", "batch", "disbursement", "batch_step", "exclusion", "objection", "notice_ack", "hardship",
+        "payee", "reconciliation", "change",
+    },
     "dropout": {
         "student", "absence", "task", "dropout_case", "case_action", "placement", "verification",
         "outside_roster", "outside_finding", "evidence",
         "pairing", "support_record", "support_campaign", "responsible_person", "responsibility_letter",
-        "legal_step",
+        "legal_step", "change",
     },
-    "statistics": {"student_fact", "payment_fact", "case_fact", "household_fact", "verification"},
+    "statistics": {
+        "student_fact", "payment_fact", "case_fact", "household_fact", "verification", "notice_fact",
+        "hardship_fact",
+    },
 }
 # Values the CHECK constraints accept.
 OVERRIDES = {
+    **{(svc, "change"): {"op": "upsert"} for svc in ("registry", "dropout", "subsidy")},  # kit.changes
     ("subsidy", "batch"): {"kind": "regular", "status": "draft"},
-    ("subsidy", "disbursement"): {"kind": "regular", "status": "draft", "amount_fen": 100, "paid_on": None},
+    ("subsidy", "disbursement"): {
+        "kind": "regular", "status": "draft", "amount_fen": 100, "paid_on": None, "failure_reason": None,
+        "repays_id": None,
+    },
+    ("subsidy", "payee"): {"account_kind": "bank_card"},
     ("subsidy", "policy"): {"amount_fen": 100, "is_current": True},
+    ("subsidy", "hardship"): {"level": "hard", "status": "proposed"},
 }
 # Rows that copy their student's codes (a trigger) need a real student of the county.
 FOLLOWERS = {
@@ -273,6 +287,7 @@ def key_of(row: dict) -> Any:
         "household_id",
         "event_id",
         "verification_id",
+        "seq",  # a change feed's entry (kit.changes)
     ):
         if row.get(k) is not None:
             return (k, row[k])

@@ -32,14 +32,14 @@ class StepPublic(BaseModel):
     id: uuid.UUID
     case_id: uuid.UUID
     student_id: uuid.UUID
-    kind: str
+    kind: LegalStepKind
     kind_name: str
     step_on: date
     deadline: date | None
     guardian_name: str | None
     number: str | None
     authority: str | None
-    outcome: str | None
+    outcome: LegalOutcome | None
     note: str | None
     evidence_id: str | None
     actor: str

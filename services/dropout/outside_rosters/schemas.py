@@ -1,8 +1,10 @@
 import uuid
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.contracts.vocabulary import OutsideFindingKind, OutsideRosterSource
 from services.kit.schemas import Stored
 
 ROSTER_EXAMPLE = {
@@ -39,10 +41,12 @@ class OutsideRosterPublic(Stored):
 
     id: uuid.UUID
     area_code: str
-    source: str = Field(description="public_security (公安户籍) or disabled_federation (残联)")
+    source: OutsideRosterSource = Field(
+        description="public_security (公安户籍) or disabled_federation (残联)"
+    )
     as_of: date = Field(description="The date the roster describes")
     roster_version: int = Field(description="1, 2, ... per area and source; a newer done version supersedes")
-    status: str = Field(description="queued, running, done or failed")
+    status: Literal["queued", "running", "done", "failed"]
     filename: str | None
     total: int = Field(description="Rows read")
     compared: int = Field(description="Valid rows of compulsory age, compared with the rolls")
@@ -84,7 +88,7 @@ class OutsideFindingPublic(BaseModel):
     id: int
     roster_id: uuid.UUID
     roster_version: int
-    kind: str = Field(description="no_roll (a case opens), not_on_roster or disabled_unplaced")
+    kind: OutsideFindingKind = Field(description="no_roll (a case opens), not_on_roster or disabled_unplaced")
     row: int | None = Field(description="The roster's row (none for not_on_roster)")
     student_id: uuid.UUID | None = Field(description="Our student (or the stand-in of a child we lack)")
     student_registered: bool

@@ -5,7 +5,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from services.contracts.calendar import EventDate
-from services.contracts.vocabulary import ResponsibleRole
+from services.contracts.vocabulary import ResponsibleLine, ResponsibleRole
 from services.kit.schemas import InputModel
 
 Phone = Annotated[str, Field(pattern=r"^\+?[0-9][0-9-]{4,19}$")]
@@ -67,7 +67,7 @@ class LetterPublic(BaseModel):
 class ResponsiblePublic(BaseModel):
     role: str
     role_name: str = Field(description="班主任, 校长, 村(居)委会主任, 乡镇长")
-    line: str = Field(description="education (教育线) or government (政府线)")
+    line: ResponsibleLine = Field(description="education (教育线) or government (政府线)")
     name: str | None = Field(description="null when nobody is named for the role yet")
     phone: str | None = None
     username: str | None = None

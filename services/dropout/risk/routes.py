@@ -1,11 +1,12 @@
 import uuid
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from services.contracts.vocabulary import Stage
 from services.dropout.calendar.service import calendar_for
 from services.dropout.domain import today_local
 from services.dropout.risk import service
@@ -31,10 +32,10 @@ class RiskItem(BaseModel):
     school_code: str | None
     area_code: str | None
     village_code: str | None
-    stage: str | None
+    stage: Stage | None
     grade: int | None
     score: int
-    level: str = Field(description="high (40+), medium (20+) or low")
+    level: Literal["high", "medium", "low"] = Field(description="high (40+), medium (20+) or low")
     factors: list[Factor]
 
 

@@ -81,6 +81,13 @@ async def list_students(
     category: Category | None = None,
     status: EnrollmentStatus | None = None,
     q: Annotated[str | None, Query(max_length=50, description="Part of the name")] = None,
+    id_number: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[0-9]{17}[0-9Xx]$",
+            description="The whole ID number: matched through its keyed hash (never stored or logged plain)",
+        ),
+    ] = None,
     updated_since: UpdatedSince = None,
 ):
     """List students inside the caller's scope, oldest change first (for sync)."""
@@ -97,6 +104,8 @@ async def list_students(
         stmt = stmt.where(Student.status == status.value)
     if q:
         stmt = stmt.where(Student.name.contains(q, autoescape=True))
+    if id_number:
+        stmt = stmt.where(Student.id_number_hash == service.id_number_hash(id_number))
     if updated_since:
         stmt = stmt.where(Student.updated_at >= updated_since)
     return await paginate(

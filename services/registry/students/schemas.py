@@ -75,7 +75,7 @@ class StudentPublic(Stored):
     name: str
     id_number_masked: str
     id_number: str | None = Field(default=None, description="Only with ?reveal=id_number (audited)")
-    gender: str
+    gender: Literal["male", "female"] = Field(description="From the ID number")
     birth_date: date
     student_number: str
     ethnicity: str | None
@@ -147,16 +147,16 @@ class EnrollmentChangeCreate(InputModel):
 class EnrollmentChangePublic(OutputModel):
     id: uuid.UUID
     student_id: uuid.UUID
-    kind: str
+    kind: ChangeKind
     effective_date: date
-    from_status: str | None
-    to_status: str
+    from_status: EnrollmentStatus | None
+    to_status: EnrollmentStatus
     from_school_code: str | None
     to_school_code: str | None
     from_area_code: str | None = Field(default=None, description="The area of the school it leaves")
     to_area_code: str | None = Field(default=None, description="The area of the school it leads to")
-    from_stage: str | None = Field(default=None, description="The stage before the change")
-    stage: str | None = Field(description="The stage after the change")
+    from_stage: Stage | None = Field(default=None, description="The stage before the change")
+    stage: Stage | None = Field(description="The stage after the change")
     grade: int | None
     details: dict
     reason: str | None

@@ -39,6 +39,11 @@ WRITERS = (Role.admin, Role.county, Role.school)
 STUDENT_NUMBER = b"student_number"  # the encryption context of a 学籍号 holding an ID number
 
 
+def id_number_hash(id_number: str) -> str:
+    """The keyed lookup hash of an ID number (how a student is found by it; the plain number is not kept)."""
+    return id_cipher(get_settings()).lookup_hash(id_number.strip().upper())
+
+
 def visible_to(principal: Principal):
     """Students the caller may see: by school area, own school, or household village."""
     if principal.role is Role.school:

@@ -16,7 +16,8 @@ from services.statistics.scope import FigureScope, Scope
 
 router = APIRouter(prefix="/api/v1/stats", tags=["statistics"])
 Semester = Annotated[str | None, Query(pattern=r"^20[0-9]{2}-(spring|autumn)$", examples=["2026-autumn"])]
-Year = Annotated[int | None, Query(ge=2000, le=2100, examples=[2026])]
+# A school year ends in the spring after it: 2099 is the last whose semesters exist (≤ 2100).
+Year = Annotated[int | None, Query(ge=2000, le=2099, examples=[2026])]
 Format = Annotated[Literal["json", "csv", "xlsx"], Query(description="json, or an export: csv / xlsx")]
 EXPORTABLE = {
     200: {
