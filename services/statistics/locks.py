@@ -72,8 +72,11 @@ async def serve(
     if await lock_covering(session, year, scope.area_code) is None:
         return await compute()
     snap = await session.get(LockedFigure, (year, figure, scope.key, period))
-    payload = snap.payload if snap else await compute()
-    return {**payload, "locked": True}
+    if snap is None:
+        # No snapshot of this scope (a breakdown by stage or category, a scope with no data when the
+        # year was locked): computed now, so not claimed as frozen.
+        return {**await compute(), "locked": False}
+    return {**snap.payload, "locked": True}
 
 
 async def _scopes(session: AsyncSession, area: str) -> list[FigureScope]:
