@@ -4,8 +4,8 @@ from datetime import date, datetime
 from pydantic import BaseModel, Field
 
 from services.contracts.calendar import EventDate
-from services.dropout.client_ids import ID_DESCRIPTION
 from services.dropout.domain import AbsenceReason
+from services.kit.client_ids import ID_DESCRIPTION
 from services.kit.schemas import InputModel, Stored
 
 MAX_ITEMS = 2000

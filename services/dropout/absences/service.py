@@ -9,7 +9,6 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.dropout import client_ids
 from services.dropout.absences.models import Absence
 from services.dropout.absences.rules import apply_rules
 from services.dropout.absences.schemas import AbsenceIn
@@ -22,6 +21,7 @@ from services.dropout.students.models import Student
 from services.dropout.students.scope import student_ref, visible_to
 from services.dropout.tasks.models import Task
 from services.dropout.tasks.service import complete_tasks
+from services.kit import client_ids
 from services.kit.auth import Principal, Role
 from services.kit.errors import Forbidden, Invalid, NotFound
 from services.kit.rls import as_system, within

@@ -4,9 +4,9 @@ from datetime import date, datetime
 from pydantic import BaseModel, Field
 
 from services.contracts.calendar import CLIENT_TIME, ClientTimestamp, EventDate
-from services.dropout.client_ids import ID_DESCRIPTION
 from services.dropout.domain import ActionKind, ReasonGroup
 from services.dropout.responsible.schemas import ResponsiblePublic
+from services.kit.client_ids import ID_DESCRIPTION
 from services.kit.schemas import InputModel, Stored
 
 

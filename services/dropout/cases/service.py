@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Select, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.dropout import client_ids
+from services.contracts.calendar import CLIENT_CLOCK_SKEW
 from services.dropout.cases import lifecycle
 from services.dropout.cases.checks import check_returns
 from services.dropout.cases.models import Case, CaseAction
@@ -32,6 +32,7 @@ from services.dropout.students.scope import student_for_write, visible_to
 from services.dropout.students.unregistered import NOT_REGISTERED
 from services.dropout.tasks.models import Task
 from services.dropout.tasks.service import complete_tasks
+from services.kit import client_ids
 from services.kit.auth import Principal, Role
 from services.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from services.kit.versioning import check_version
@@ -170,7 +171,7 @@ async def _replayed(
     given = {"case_id": case_id, "kind": data.kind.value, "note": data.note, "outcome": data.outcome}
     if not (
         client_ids.same_fields(given, kept)
-        and client_ids.same_time(data.occurred_at, kept.occurred_at)
+        and client_ids.same_time(data.occurred_at, kept.occurred_at, skew=CLIENT_CLOCK_SKEW)
         and sorted(data.evidence) == sorted(kept.evidence)
         and kept.actor == principal.username
     ):

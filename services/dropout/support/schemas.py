@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from services.contracts.calendar import CLIENT_TIME, ClientTimestamp, EventDate, event_date_problem
 from services.contracts.vocabulary import SupportRecordKind
-from services.dropout.client_ids import ID_DESCRIPTION
+from services.kit.client_ids import ID_DESCRIPTION
 from services.kit.schemas import InputModel, Stored
 
 EvidenceId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]

@@ -7,8 +7,7 @@ from sqlalchemy import Select, literal, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.contracts.calendar import local_date, today
-from services.dropout import client_ids
+from services.contracts.calendar import CLIENT_CLOCK_SKEW, local_date, today
 from services.dropout.db import now
 from services.dropout.events import emit_all, event
 from services.dropout.students.models import Student
@@ -16,6 +15,7 @@ from services.dropout.students.scope import student_for_write, student_ref
 from services.dropout.support.due import refresh_due
 from services.dropout.support.models import Campaign, Pairing, SupportRecord
 from services.dropout.support.schemas import CampaignCreate, PairingCreate, PairingUpdate, RecordCreate
+from services.kit import client_ids
 from services.kit.auth import Principal, Role
 from services.kit.errors import Conflict, Invalid, NotFound
 from services.kit.rls import within
@@ -161,7 +161,7 @@ async def add_record(
         }
         if not (
             client_ids.same_fields(given, kept)
-            and client_ids.same_time(data.occurred_at, kept.occurred_at)
+            and client_ids.same_time(data.occurred_at, kept.occurred_at, skew=CLIENT_CLOCK_SKEW)
             and sorted(data.evidence) == sorted(kept.evidence)
         ):
             raise client_ids.conflict(kept.id, "record")

@@ -8,18 +8,17 @@ id is 409 `id_conflict`. An id is looked up across scopes (ids are unique deploy
 already taken elsewhere is a 409, never a duplicate key error.
 
 "The same content" compares what the client said. A time it left out (`occurred_at` defaulted to
-now) matches whatever was stored; a time it gave matches within the clock skew the calendar allows
-(`contracts.calendar.CLIENT_CLOCK_SKEW`): a phone's fast clock is clamped to the server's now, so
-two sends of one visit a minute apart can be stored a minute apart.
+now) matches whatever was stored; a time it gave matches within the clock skew the caller allows
+(the services pass `contracts.calendar.CLIENT_CLOCK_SKEW`): a phone's fast clock is clamped to the
+server's now, so two sends of one visit a minute apart can be stored a minute apart.
 """
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.contracts.calendar import CLIENT_CLOCK_SKEW
 from services.kit.errors import Conflict
 from services.kit.rls import as_system
 
@@ -39,9 +38,9 @@ async def stored(session: AsyncSession, model: type[M], record_id: uuid.UUID | N
         return await session.get(model, record_id)
 
 
-def same_time(given: datetime | None, kept: datetime) -> bool:
+def same_time(given: datetime | None, kept: datetime, *, skew: timedelta) -> bool:
     """Whether a client's time (None: it let the server choose) is the time stored for its record."""
-    return given is None or abs(given - kept) <= CLIENT_CLOCK_SKEW
+    return given is None or abs(given - kept) <= skew
 
 
 def same_fields(given: dict[str, Any], kept: Any) -> bool:
