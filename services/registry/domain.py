@@ -1,5 +1,8 @@
 """The registry's own rules of codes; the shared words come from the contracts' vocabulary."""
 
+from datetime import date
+
+from services.contracts import calendar
 from services.contracts.vocabulary import (
     COMPULSORY_STAGES,
     STAGE_ALIASES,
@@ -94,3 +97,16 @@ PROVINCES = frozenset(
         "82",
     }
 )
+
+
+def current_kinds(statuses: list[dict], on: date | None = None) -> set[str]:
+    """Return the status kinds in force on a date (today by default)."""
+    on = on or calendar.today()
+    out = set()
+    for s in statuses:
+        since = date.fromisoformat(s["since"])
+        until = date.fromisoformat(s["until"]) if s.get("until") else None
+        if since <= on and (until is None or on < until):
+            out.add(s["kind"])
+    return out
+

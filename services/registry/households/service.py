@@ -1,21 +1,19 @@
 """Households and their dated statuses; a status change re-derives the students' categories."""
 
 import uuid
-from datetime import date
 
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.contracts import calendar
 from services.kit.auth import Principal, Role
 from services.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from services.kit.rls import as_system, within
 from services.kit.versioning import check_version
 from services.registry.areas.models import Area
 from services.registry.db import now
-from services.registry.domain import categories_of
+from services.registry.domain import categories_of, current_kinds
 from services.registry.events import emit
 from services.registry.households.models import Household
 from services.registry.households.schemas import HouseholdCreate, HouseholdUpdate
@@ -32,18 +30,6 @@ def visible_to(principal: Principal):
         pupil = aliased(Student)
         return exists().where(pupil.household_id == Household.id, pupil.school_code == principal.school_code)
     return within(Household.area_code, principal.area_code)
-
-
-def current_kinds(statuses: list[dict], on: date | None = None) -> set[str]:
-    """Return the status kinds in force on a date (today by default)."""
-    on = on or calendar.today()
-    out = set()
-    for s in statuses:
-        since = date.fromisoformat(s["since"])
-        until = date.fromisoformat(s["until"]) if s.get("until") else None
-        if since <= on and (until is None or on < until):
-            out.add(s["kind"])
-    return out
 
 
 async def get_household_or_404(

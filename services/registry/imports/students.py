@@ -27,10 +27,9 @@ from services.contracts import calendar
 from services.contracts.events import validate
 from services.kit.auth import Principal
 from services.kit.events import envelope
-from services.registry.domain import categories_of
+from services.registry.domain import categories_of, current_kinds
 from services.registry.events import SOURCE
 from services.registry.households.models import Household
-from services.registry.households.service import current_kinds
 from services.registry.imports.columns import Layout
 from services.registry.imports.gcpause import paused_gc
 from services.registry.imports.prepare import Row

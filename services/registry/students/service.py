@@ -17,10 +17,9 @@ from services.kit.rls import as_system, within
 from services.kit.settings import get_settings
 from services.kit.versioning import check_version
 from services.registry.db import now
-from services.registry.domain import Stage, categories_of
+from services.registry.domain import Stage, categories_of, current_kinds
 from services.registry.events import emit
 from services.registry.households.models import Household
-from services.registry.households.service import current_kinds
 from services.registry.schools.models import School
 from services.registry.schools.service import visible_to as school_visible_to
 from services.registry.students.models import EnrollmentChange, Student
