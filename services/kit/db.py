@@ -1,18 +1,20 @@
 """Engines and sessions: each service talks to its own schema as its own role."""
 
+import functools
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import MetaData, event
+from sqlalchemy import Executable, MetaData, event
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.kit.barrier import FreshProjection
-from services.kit.rls import ScopedConnection, WalledSession, forget_scope
+from services.kit.rls import ScopedConnection, WalledSession, fetch_walled, forget_scope, release
 from services.kit.settings import Settings
 
 NAMING_CONVENTION = {
@@ -89,24 +91,42 @@ def _note_idle(dbapi_connection: Any, record: Any) -> None:
 
 def _ping_if_idle(dbapi_connection: Any, record: Any, proxy: Any) -> None:
     since = record.info.get("idle_since")
-    if since is None or time.monotonic() - since <= PING_IDLE_SECONDS:
-        return  # just made, or busy a moment ago
     try:
-        dbapi_connection.ping()
+        if since is not None and time.monotonic() - since > PING_IDLE_SECONDS:
+            dbapi_connection.ping()  # else just made, or busy a moment ago
+        # A read's scope left on the connection is cleared unless a walled session takes it (kit.rls).
+        release(dbapi_connection)
     except Exception as exc:
         # The pool drops this connection and hands out a fresh one (up to three tries).
         raise DisconnectionError(f"stale pooled connection: {exc!r}") from exc
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+
 def sessionmaker_for(engine: AsyncEngine, *, walled: bool = True) -> async_sessionmaker[AsyncSession]:
-    """Return the session factory; a walled session sets its scope in each transaction (kit.rls)."""
+    """Return the session factory; a walled session sets its scope in each transaction (kit.rls).
+
+    A walled factory has `reads` beside it: the same sessions in autocommit, for safe requests
+    (`get_session`): no BEGIN, no COMMIT, the scope held by the connection (kit.rls.hold).
+    """
     extra = {"sync_session_class": WalledSession} if walled else {}
-    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False, **extra)
+    maker = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False, **extra)
+    if walled:
+        reads = engine.execution_options(isolation_level="AUTOCOMMIT")
+        maker.reads = async_sessionmaker(reads, class_=AsyncSession, expire_on_commit=False, **extra)  # type: ignore[attr-defined]
+    return maker
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """Yield the request's session: one transaction, committed on success, rolled back on error."""
+    """Yield the request's session: one transaction, committed on success, rolled back on error.
+
+    A GET or HEAD (safe: it writes nothing) reads in autocommit instead, one round trip a statement
+    (each statement sees the data committed when it starts, as in a READ COMMITTED transaction).
+    """
     maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    if request.method in SAFE_METHODS:
+        maker = getattr(maker, "reads", maker)
     async with maker() as session:
         try:
             yield session
@@ -116,6 +136,29 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
         # Committed: the client may wait for this write's events elsewhere (X-Event-Position).
         request.state.event_position = session.info.get("event_position")
+
+
+_ASYNCPG = asyncpg_dialect()
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled(statement: Executable) -> tuple[str, tuple[str, ...]]:
+    compiled = statement.compile(dialect=_ASYNCPG)
+    return str(compiled), tuple(compiled.positiontup or ())
+
+
+async def read_walled(request: Request, statement: Executable, params: Mapping[str, Any]) -> list[Any]:
+    """The rows of one SELECT, read behind the wall in the caller's scope: one round trip, no session.
+
+    For a hot read (one record by id) whose columns go straight into the response: the statement is
+    compiled once, so build it once, with bind parameters (`params` by name), not literal values.
+    The rows are asyncpg records (by column name), with the database's own types: no ORM objects,
+    no result processing (a column whose type converts its values needs the session). The wall is
+    the same as any read's (kit.rls.fetch_walled); the statement keeps its own scope filter too.
+    """
+    sql, names = _compiled(statement)
+    pool = request.app.state.engine.sync_engine.pool
+    return await fetch_walled(pool, sql, [params[name] for name in names])
 
 
 async def get_snapshot_session(request: Request, _: FreshProjection) -> AsyncIterator[AsyncSession]:

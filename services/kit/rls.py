@@ -30,9 +30,20 @@ data (school names, calendars, published policies, year locks) is not walled.
 
 Cost: no round trip of its own (the settings travel with the transaction's BEGIN:
 `ScopedConnection`) and a cheap per-row check (each setting is read
-once per statement). Scope filters must use `within()` (`^@`), not LIKE: a LIKE filter is not
-leakproof, so under a policy PostgreSQL may no longer drive an index with it. `bench/rls.py`
-measures the wall on the list queries.
+once per statement).
+
+Reads (GET, HEAD: `kit.db.get_session`) run in autocommit, with no BEGIN or COMMIT: a plain read is
+then one round trip. Their scope is held by the connection at session level (`set_config(...,
+false)`), set only when it is not the one the connection already holds (`hold`); the connection
+remembers what it holds. Whatever takes a pooled connection next, other than a walled session (which
+states its own scope: at BEGIN, or by `hold`), gets it cleared first (`release`, at checkout), so no
+caller's scope is ever seen outside a walled session of its own; a set or clear that was
+interrupted (an error, a cancellation) leaves the connection marked unknown, which is cleared or
+set again before the next use, never trusted.
+
+Scope filters must use `within()` (`^@`), not LIKE: a LIKE filter is not leakproof, so under a
+policy PostgreSQL may no longer drive an index with it. `bench/rls.py` measures the wall on the
+list queries.
 
 The service roles (`nol_<service>`) own nothing, so FORCE is belt and braces: even the owner is
 walled unless it is a superuser (migrations run as one, and state the system scope anyway). The
@@ -44,7 +55,7 @@ import asyncio
 import contextlib
 import contextvars
 import re
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,13 +127,27 @@ def _params(scope: Scope) -> dict[str, str]:
     return {"kind": scope.kind, "area": scope.area, "school": scope.school}
 
 
+# Set while a walled session takes a connection: it states its own scope (kit.rls.release).
+_walled: contextvars.ContextVar[bool] = contextvars.ContextVar("nol_walled_checkout", default=False)
+
+
 class WalledSession(Session):
     """A session whose every transaction starts by setting the scope of the code that opened it."""
+
+    def _connection_for_bind(self, engine: Any, execution_options: Any = None, **kw: Any) -> Any:
+        token = _walled.set(True)
+        try:
+            return super()._connection_for_bind(engine, execution_options, **kw)
+        finally:
+            _walled.reset(token)
 
 
 @event.listens_for(WalledSession, "after_begin")
 def _set_scope(session: Session, transaction: Any, connection: Any) -> None:
-    params = _params(session.info.get("scope") or _current.get())
+    scope = session.info.get("scope") or _current.get()
+    if hold(connection, scope):
+        return
+    params = _params(scope)
     if not _with_begin(connection, params):
         connection.execute(_SET, params)
 
@@ -138,6 +163,8 @@ class ScopedConnection(asyncpg.Connection):
     """
 
     _nol_scope: str | None = None
+    # The scope held at session level (autocommit reads): None = none, UNKNOWN = not known.
+    _nol_held: Scope | None = None
 
     async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:  # noqa: ASYNC109
         if self._nol_scope is not None and not args and query.startswith("BEGIN"):
@@ -167,6 +194,101 @@ def _with_begin(connection: Any, params: dict[str, str]) -> bool:
     return True
 
 
+UNKNOWN = Scope("unknown")  # a set or clear of the held scope did not finish: clear or set it again
+_HOLD = text(
+    "SELECT set_config('nol.scope', :kind, false), set_config('nol.area', :area, false), "
+    "set_config('nol.school', :school, false)"
+)
+_RELEASE = (
+    "SELECT set_config('nol.scope', '', false), set_config('nol.area', '', false), "
+    "set_config('nol.school', '', false)"
+)
+
+
+def _autocommit_raw(connection: Any) -> "ScopedConnection | None":
+    """The ScopedConnection under a SQLAlchemy connection in autocommit, else None."""
+    adapted = getattr(connection.connection, "dbapi_connection", None)
+    raw = getattr(adapted, "_connection", None)
+    if isinstance(raw, ScopedConnection) and getattr(adapted, "isolation_level", None) == "autocommit":
+        return raw
+    return None
+
+
+def hold(connection: Any, scope: Scope) -> bool:
+    """In autocommit (a read), put `scope` on the connection at session level; False outside autocommit.
+
+    No round trip when the connection already holds it. The connection is marked unknown while the
+    settings travel, so an interrupted set is never taken for done.
+    """
+    raw = _autocommit_raw(connection)
+    if raw is None:
+        return False
+    if raw._nol_held != scope:
+        raw._nol_held = UNKNOWN
+        connection.execute(_HOLD, _params(scope))
+        raw._nol_held = scope
+    return True
+
+
+def release(dbapi_connection: Any) -> None:
+    """Pool checkout: clear a held scope unless a walled session is taking the connection.
+
+    A walled session states its own scope (at BEGIN, which overrides the held one for the
+    transaction, or by `hold`); anything else (an unwalled session, `engine.connect()`, the relay)
+    must see no caller's scope, so the settings are cleared first. Raises if they cannot be.
+    """
+    raw = getattr(dbapi_connection, "_connection", None)
+    if not isinstance(raw, ScopedConnection) or raw._nol_held is None or _walled.get():
+        return
+    from sqlalchemy.util import await_
+
+    raw._nol_held = UNKNOWN
+    await_(asyncpg.Connection.execute(raw, _RELEASE))
+    raw._nol_held = None
+
+
+_HOLD_RAW = (
+    "SELECT set_config('nol.scope', $1, false), set_config('nol.area', $2, false), "
+    "set_config('nol.school', $3, false)"
+)
+
+
+async def fetch_walled(pool: Any, sql: str, args: Sequence[Any], scope: Scope | None = None) -> list[Any]:
+    """Run one read-only statement (asyncpg SQL) on a pooled connection, behind the wall, in autocommit.
+
+    The fast lane of a hot read (`kit.db.read_walled`): no session, no ORM, one round trip when the
+    connection already holds the scope (`scope`, by default the current one), two when it must be
+    set. The connection is taken as a walled session takes it (it states its own scope) and goes
+    back to the pool holding it, like any read's; one interrupted midway (cancelled, connection
+    lost) is closed, never reused.
+    """
+    from sqlalchemy.util import greenlet_spawn
+
+    scope = scope or _current.get()
+    token = _walled.set(True)
+    try:
+        fairy = await greenlet_spawn(pool.connect)
+    finally:
+        _walled.reset(token)
+    try:
+        raw = fairy.dbapi_connection._connection
+        if not isinstance(raw, ScopedConnection):
+            raise TypeError("fetch_walled needs an engine made by kit.db.make_engine (ScopedConnection)")
+        if raw._nol_held != scope:
+            raw._nol_held = UNKNOWN
+            await raw.fetchval(_HOLD_RAW, scope.kind, scope.area, scope.school)
+            raw._nol_held = scope
+        rows = await raw.fetch(sql, *args)
+    except asyncpg.PostgresError:
+        await greenlet_spawn(fairy.close)  # refused by the server: the connection itself is sound
+        raise
+    except BaseException as exc:
+        fairy.invalidate(exc)  # no I/O: the connection is dropped, not returned
+        raise
+    await greenlet_spawn(fairy.close)
+    return rows
+
+
 def forget_scope(dbapi_connection: Any) -> None:
     """Drop a scope a connection did not use (pool check-in)."""
     raw = getattr(dbapi_connection, "_connection", None)
@@ -174,8 +296,13 @@ def forget_scope(dbapi_connection: Any) -> None:
         raw._nol_scope = None
 
 
+def _apply(connection: Any, scope: Scope) -> None:
+    if not hold(connection, scope):  # autocommit: the held scope; else this transaction's
+        connection.execute(_SET, _params(scope))
+
+
 async def _switch(session: Any, scope: Scope) -> None:
-    await (await session.connection()).execute(_SET, _params(scope))
+    await (await session.connection()).run_sync(_apply, scope)
 
 
 @contextlib.asynccontextmanager

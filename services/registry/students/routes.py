@@ -1,7 +1,7 @@
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
@@ -37,6 +37,13 @@ async def student_in_scope(
 
 
 StudentInScope = Annotated[Student, Depends(student_in_scope)]
+
+
+async def student_to_read(student_id: uuid.UUID, request: Request, principal: CurrentPrincipal) -> Any:
+    return await service.read_student_or_404(request, principal, student_id)
+
+
+StudentToRead = Annotated[Any, Depends(student_to_read)]  # its columns: read only, no session
 
 CREATE_EXAMPLE = {
     "name": "王小明",
@@ -123,7 +130,7 @@ async def list_students(
     "/{student_id}", response_model=StudentPublic, summary="Read a student", responses=problems(403, 404)
 )
 async def read_student(
-    student: StudentInScope,
+    student: StudentToRead,
     principal: CurrentPrincipal,
     reveal: Annotated[
         Literal["id_number"] | None,
@@ -188,9 +195,12 @@ CHANGE_EXAMPLES = {
     response_model=EnrollmentChangePublic,
     summary="Change a student's enrollment",
     responses={
-        202: {"model": TransferRequested, "description": "A move into a school of another county: a "
-              "`transfer_request` that county accepts (`POST /api/v1/transfers/{id}/accept`); the student "
-              "stays at its school until then"},
+        202: {
+            "model": TransferRequested,
+            "description": "A move into a school of another county: a "
+            "`transfer_request` that county accepts (`POST /api/v1/transfers/{id}/accept`); the student "
+            "stays at its school until then",
+        },
         **problems(403, 404, 409),
     },
 )

@@ -1,10 +1,13 @@
 """Students: enroll, read, list — inside the caller's scope, ID numbers encrypted."""
 
+import functools
 import uuid
 from datetime import date
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import select
+from fastapi import Request
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -12,6 +15,7 @@ from services.contracts import calendar
 from services.contracts.vocabulary import compulsory_stage
 from services.kit.auth import Principal, Role
 from services.kit.crypto import id_cipher, id_numbers_in, mask_id_number, mask_student_number
+from services.kit.db import read_walled
 from services.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from services.kit.rls import as_system, within
 from services.kit.settings import get_settings
@@ -43,22 +47,54 @@ def id_number_hash(id_number: str) -> str:
     return id_cipher(get_settings()).lookup_hash(id_number.strip().upper())
 
 
+def _wall(role: Role, code: Any):
+    if role is Role.school:
+        return Student.school_code == code
+    if role is Role.village:
+        return within(Student.village_code, code)
+    return within(Student.area_code, code)
+
+
+def _code(principal: Principal) -> str | None:
+    return principal.school_code if principal.role is Role.school else principal.area_code
+
+
 def visible_to(principal: Principal):
     """Students the caller may see: by school area, own school, or household village."""
-    if principal.role is Role.school:
-        return Student.school_code == principal.school_code
-    if principal.role is Role.village:
-        return within(Student.village_code, principal.area_code)
-    return within(Student.area_code, principal.area_code)
+    return _wall(principal.role, _code(principal))
+
+
+@functools.cache
+def _by_id(kind: Role, coded: bool = True):
+    """One student by id, as a caller of this kind sees it: built once (its SQL compiled once)."""
+    code = bindparam("code") if coded else None  # a school user without a school: IS NULL, as visible_to
+    return select(Student).where(Student.id == bindparam("student_id"), _wall(kind, code))
+
+
+def _by_id_for(principal: Principal, student_id: uuid.UUID) -> tuple[Any, dict[str, Any]]:
+    kind = principal.role if principal.role in (Role.school, Role.village) else Role.county  # by area
+    code = _code(principal)
+    return _by_id(kind, code is not None), {"student_id": student_id, "code": code}
 
 
 async def get_student_or_404(session: AsyncSession, principal: Principal, student_id: uuid.UUID) -> Student:
-    student = (
-        await session.execute(select(Student).where(Student.id == student_id, visible_to(principal)))
-    ).scalar_one_or_none()
+    stmt, params = _by_id_for(principal, student_id)
+    student = (await session.execute(stmt, params)).scalar_one_or_none()
     if student is None:
         raise NotFound("No such student")
     return student
+
+
+async def read_student_or_404(request: Request, principal: Principal, student_id: uuid.UUID) -> Any:
+    """A student to show (GET): the same statement and wall, read without a session (kit.db.read_walled).
+
+    Its columns, by name, as a read-only record `to_public` renders: nothing here is written back.
+    """
+    stmt, params = _by_id_for(principal, student_id)
+    rows = await read_walled(request, stmt, params)
+    if not rows:
+        raise NotFound("No such student")
+    return SimpleNamespace(**rows[0])
 
 
 def age_warnings(birth_date: date, stage: Stage, grade: int, on: date | None = None) -> list[str]:
