@@ -26,7 +26,7 @@ from api_gateway.openapi_merge import install_docs
 from api_gateway.ops import router as ops_router
 from api_gateway.platform.feed import PlatformFeed
 from api_gateway.platform.routes import router as platform_router
-from api_gateway.proxy import make_http_client, proxy_routes
+from api_gateway.proxy import ProxyDispatch, Upstream, make_http_client, proxy_routes
 from api_gateway.ratelimit import ClientAddressMiddleware, RateLimitMiddleware
 from api_gateway.routing import API, service_for
 from api_gateway.tasks import router as tasks_router
@@ -93,7 +93,8 @@ def _lifespan(settings: Settings):
             keys=keyring.jwks(),
             revocations=RevocationList(revoked, max_age=settings.revocation_poll_seconds),
         )
-        app.state.http = make_http_client(settings)
+        app.state.http = make_http_client(settings)  # the gateway's own calls to the services
+        app.state.upstream = Upstream(settings)  # forwarded requests (proxy)
         try:
             async with app.state.sessionmaker() as session:
                 await bootstrap_admin(session, settings)
@@ -106,6 +107,7 @@ def _lifespan(settings: Settings):
             if getattr(app.state, "platform_feed", None) is not None:
                 await app.state.platform_feed.stop()
             await app.state.http.aclose()
+            await app.state.upstream.aclose()
             await app.state.engine.dispose()
 
     return lifespan
@@ -131,7 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    for router in (
+    own_routers = (
         wellknown,
         health_router,
         auth_router,
@@ -142,12 +144,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tasks_router,
         ops_router,
         meta_router,
-    ):
+    )
+    for router in own_routers:
         app.include_router(router)
     install_docs(app, settings)
     app.router.routes.extend(proxy_routes())
 
     # Added innermost first: the request meets them in the reverse order.
+    # Forwarded paths go from here to the proxy, past the router (the rest on to the router).
+    app.add_middleware(ProxyDispatch, own=[route for router in own_routers for route in router.routes])
     # ETag, 304 and If-Match on the gateway's own resources (the services do their own).
     app.add_middleware(ConditionalMiddleware, applies=_own_resource)
     app.add_middleware(AuditMiddleware)
@@ -169,8 +174,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["*"],
             allow_headers=["*"],
             max_age=600,
-            expose_headers=["X-Request-ID", "Retry-After", "Idempotent-Replayed", "ETag",
-                            "Content-Language"],
+            expose_headers=["X-Request-ID", "Retry-After", "Idempotent-Replayed", "ETag", "Content-Language"],
         )
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(gzip)  # above 1 KB; the services answer the gateway uncompressed (proxy)

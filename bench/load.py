@@ -8,10 +8,10 @@ drives a realistic mix for a few seconds per round — list students (30%), get 
 post an absence (15%), list subsidy batches (10%), enrollment figures (15%) — against:
 
 - `direct`: each request to the owning service's own port (same token: the services verify it);
-- `gateway`: through the gateway (token check, route roles, audit of writes, one pooled httpx
-  client to the service) — the production path;
-- `gateway+aiohttp`: the same gateway with httpx's API over aiohttp's pool (httpx-aiohttp), if
-  that package is installed.
+- `gateway`: through the gateway (token check, route roles, audit of writes, one pooled aiohttp
+  session to the services) — the production path;
+- `gateway+httpx`: the same gateway forwarding with httpx over httpcore's pool (the transport it
+  had before), for comparison.
 
 Targets alternate within each round so drift on the machine hits them alike. Prints req/s and
 p50/p95/p99 per target and level, the throughput ratio gateway/direct (target >= 0.7) and the
@@ -306,14 +306,9 @@ def main() -> None:
         stack.start()
         variants = {}
         if not args.no_variants:
-            try:
-                import httpx_aiohttp  # noqa: F401
-
-                proc, url = start_variant(stack, "create_app_aiohttp", tmp / "logs")
-                extra.append(proc)
-                variants["gateway+aiohttp"] = url
-            except ImportError:
-                print("httpx-aiohttp not installed: the aiohttp transport is not measured")
+            proc, url = start_variant(stack, "create_app_httpx", tmp / "logs")
+            extra.append(proc)
+            variants["gateway+httpx"] = url
         asyncio.run(bench(stack, args, variants))
         print(f"load average at the end {load_average()}")
     finally:

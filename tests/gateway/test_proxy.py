@@ -1,10 +1,14 @@
 """Forwarding to the real services: what goes through, what is refused, and upstream failures."""
 
+import asyncio
+import contextlib
 import re
 import time
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from aiohttp import web
 from starlette.requests import Request
 
 from api_gateway.keys import public_jwk
@@ -307,6 +311,111 @@ class TestUpstreamFailures:
             assert resp.headers["content-type"].startswith(PROBLEM)
             assert "registry" in resp.json()["detail"]
             assert time.monotonic() - started < 5
+
+    @pytest.mark.parametrize(
+        "answer",
+        [
+            b"NOT HTTP AT ALL\r\n\r\n",
+            b"",  # the connection closed without a word
+        ],
+        ids=["garbage", "closed"],
+    )
+    async def test_broken_answer_502(self, stack, admin, answer):
+        async with (
+            answering_server(answer) as broken,
+            running(stack_settings(stack, service_urls={"registry": broken})) as gw,
+        ):
+            resp = await gw.get("/api/v1/areas", headers=admin)
+            assert resp.status_code == 502
+            assert resp.headers["content-type"].startswith(PROBLEM)
+            assert "registry" in resp.json()["detail"]
+
+
+class TestStreaming:
+    """Bodies both ways through the gateway's transport, and the target sent byte for byte."""
+
+    BIG = bytes(range(256)) * 12_000  # ~3 MB: above what the gateway reads whole
+
+    async def test_both_ways(self, stack, admin):
+        seen: list[dict] = []
+
+        async def echo(request: web.Request) -> web.StreamResponse:
+            body = await request.read()
+            seen.append(
+                {
+                    "target": request.raw_path,
+                    "length": request.headers.get("Content-Length"),
+                    "chunked": request.headers.get("Transfer-Encoding"),
+                    "body": body,
+                    "signed": "X-Gateway-Signature" in request.headers,
+                }
+            )
+            if request.query.get("size") == "big":
+                out = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+                if request.query.get("length"):
+                    out.content_length = len(self.BIG)
+                await out.prepare(request)
+                for i in range(0, len(self.BIG), 65536):
+                    await out.write(self.BIG[i : i + 65536])
+                await out.write_eof()
+                return out
+            return web.json_response({"got": len(body)}, status=201 if body else 200)
+
+        app = web.Application(client_max_size=2**24)
+        app.router.add_route("*", "/{tail:.*}", echo)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        try:
+            async with running(
+                stack_settings(stack, service_urls={"registry": f"http://127.0.0.1:{port}"})
+            ) as gw:
+                raw = "/api/v1/areas/a%2Fb%20c?q=%E7%8E%8B&x=1+2&y=%41"
+                resp = await gw.get(raw, headers={**admin, "Accept-Encoding": "identity"})
+                assert resp.status_code == 200, resp.text
+                assert seen[-1]["target"] == raw and seen[-1]["signed"]
+                for length in ("", "1"):
+                    resp = await gw.get(
+                        f"/api/v1/areas?size=big&length={length}",
+                        headers={**admin, "Accept-Encoding": "identity"},
+                    )
+                    assert resp.status_code == 200 and resp.content == self.BIG
+                resp = await gw.post("/api/v1/imports", content=self.BIG, headers=admin)
+                assert resp.status_code == 201 and resp.json() == {"got": len(self.BIG)}
+                assert seen[-1]["length"] == str(len(self.BIG)) and seen[-1]["body"] == self.BIG
+
+                async def chunks():
+                    for i in range(0, len(self.BIG), 100_000):
+                        yield self.BIG[i : i + 100_000]
+
+                resp = await gw.post("/api/v1/imports", content=chunks(), headers=admin)
+                assert resp.status_code == 201 and resp.json() == {"got": len(self.BIG)}
+                assert seen[-1]["chunked"] == "chunked" and seen[-1]["body"] == self.BIG
+                empty = await gw.delete("/api/v1/areas/x", headers=admin)
+                assert empty.status_code == 200 and seen[-1]["length"] == "0"
+        finally:
+            await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def answering_server(answer: bytes) -> AsyncIterator[str]:
+    """A TCP server that reads a request head, sends `answer` and closes the connection."""
+
+    async def reply(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(answer)
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(reply, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    finally:
+        server.close()
+        await server.wait_closed()
 
 
 def gateway_signer(stack) -> GatewaySigner:
