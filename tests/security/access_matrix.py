@@ -366,6 +366,7 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("POST", "/api/v1/stats/rebuild"): _a(
         frozenset(), "global", None, note="deployment-wide replay: deployment-wide admins only; called last"
     ),
+    ("POST", "/api/v1/stats/rebuild/rollups"): _a(frozenset(), "global", None, note="deployment-wide admins only"),
     ("GET", "/api/v1/verifications"): _a(ROSTER_READERS, "roster", EMPTY),
     ("POST", "/api/v1/verifications"): _a(
         ROSTER_SUBMITTERS,

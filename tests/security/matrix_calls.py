@@ -964,6 +964,7 @@ async def _lock(s: Setting, role: str, inside: bool) -> Call:
 BUILDERS[("GET", "/api/v1/stats/locks/{year}/held")] = unscoped(Call("GET", "/api/v1/stats/locks/2003/held"))
 BUILDERS[("GET", "/api/v1/stats/rebuild")] = unscoped(Call("GET", "/api/v1/stats/rebuild"))
 BUILDERS[("POST", "/api/v1/stats/rebuild")] = unscoped(Call("POST", "/api/v1/stats/rebuild"))
+BUILDERS[("POST", "/api/v1/stats/rebuild/rollups")] = unscoped(Call("POST", "/api/v1/stats/rebuild/rollups"))
 BUILDERS[("GET", "/api/v1/verifications")] = listing("/api/v1/verifications", "area_code", expect="job")
 
 

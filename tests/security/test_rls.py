@@ -29,21 +29,61 @@ from tests.helpers import World
 # Tables every service must wall (the test also covers any other table with a `wall` policy).
 EXPECTED = {
     "registry": {
-        "student", "enrollment_change", "household", "school", "area", "import_job", "transfer_request", "change",
+        "student",
+        "enrollment_change",
+        "household",
+        "school",
+        "area",
+        "import_job",
+        "transfer_request",
+        "change",
     },
     "subsidy": {
-        "student", "batch", "disbursement", "batch_step", "exclusion", "objection", "notice_ack", "hardship",
-        "payee", "reconciliation", "change",
+        "student",
+        "batch",
+        "disbursement",
+        "batch_step",
+        "exclusion",
+        "objection",
+        "notice_ack",
+        "hardship",
+        "payee",
+        "reconciliation",
+        "change",
     },
     "dropout": {
-        "student", "absence", "task", "dropout_case", "case_action", "placement", "verification",
-        "outside_roster", "outside_finding", "evidence",
-        "pairing", "support_record", "support_campaign", "responsible_person", "responsibility_letter",
-        "legal_step", "change",
+        "student",
+        "absence",
+        "task",
+        "dropout_case",
+        "case_action",
+        "placement",
+        "verification",
+        "outside_roster",
+        "outside_finding",
+        "evidence",
+        "pairing",
+        "support_record",
+        "support_campaign",
+        "responsible_person",
+        "responsibility_letter",
+        "legal_step",
+        "change",
     },
     "statistics": {
-        "student_fact", "payment_fact", "case_fact", "household_fact", "verification", "notice_fact",
+        "student_fact",
+        "payment_fact",
+        "case_fact",
+        "household_fact",
+        "verification",
+        "notice_fact",
         "hardship_fact",
+        "payment_cell",
+        "payment_member",
+        "payment_person",
+        "payment_household",
+        "enrollment_cell",
+        "enrollment_household",
     },
 }
 # Values the CHECK constraints accept.
@@ -51,7 +91,11 @@ OVERRIDES = {
     **{(svc, "change"): {"op": "upsert"} for svc in ("registry", "dropout", "subsidy")},  # kit.changes
     ("subsidy", "batch"): {"kind": "regular", "status": "draft"},
     ("subsidy", "disbursement"): {
-        "kind": "regular", "status": "draft", "amount_fen": 100, "paid_on": None, "failure_reason": None,
+        "kind": "regular",
+        "status": "draft",
+        "amount_fen": 100,
+        "paid_on": None,
+        "failure_reason": None,
         "repays_id": None,
     },
     ("subsidy", "payee"): {"account_kind": "bank_card"},
@@ -460,7 +504,9 @@ class TestAcrossScopesOnPurpose:
                 "details": {"school_code": neighbour.schools["primary"]["code"]},
             },
         )
-        await neighbour.users["county"].ok("POST", f"/api/v1/transfers/{asked['transfer_request']['id']}/accept")
+        await neighbour.users["county"].ok(
+            "POST", f"/api/v1/transfers/{asked['transfer_request']['id']}/accept"
+        )
         await county.ok(
             "PATCH",
             f"/api/v1/households/{hh['id']}",

@@ -292,3 +292,121 @@ class HardshipFact(StatisticsModel, table=True):
     school_code: str | None = Field(default=None, max_length=10)
     village_code: str | None = Field(default=None, max_length=12)
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+# Rollups (migration a17r00000001): kept by triggers on payment_fact and student_fact in the same
+# transaction as the facts; read by services/statistics/figures/rollups.py.
+
+
+def _list(length: int) -> Column:
+    return Column(ARRAY(String(length)), nullable=False)
+
+
+class PaymentCell(StatisticsModel, table=True):
+    """Paid lines summed by year, semester, place, policy kind and hardship level (exact fen)."""
+
+    __tablename__ = "payment_cell"
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    year: int
+    semester: str = Field(max_length=12)
+    area_code: str | None = Field(default=None, max_length=12)
+    village_code: str | None = Field(default=None, max_length=12)
+    school_code: str | None = Field(default=None, max_length=10)
+    stage: str | None = Field(default=None, max_length=20)
+    categories: list[str] = Field(default_factory=list, sa_column=_codes())
+    policy_kind: str | None = Field(default=None, max_length=20)
+    hardship_level: str | None = Field(default=None, max_length=20)
+    lines: int = Field(sa_column=Column(BigInteger, nullable=False))
+    amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    central_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    provincial_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    county_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class PaymentMember(StatisticsModel, table=True):
+    """A student paid in a year at one place (and household); `sole`: its only place that year.
+
+    Its signature: semesters (1 spring, 2 autumn), policy kinds and hardship levels, for the year and
+    for each semester."""
+
+    __tablename__ = "payment_member"
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    year: int
+    area_code: str | None = Field(default=None, max_length=12)
+    village_code: str | None = Field(default=None, max_length=12)
+    school_code: str | None = Field(default=None, max_length=10)
+    stage: str | None = Field(default=None, max_length=20)
+    categories: list[str] = Field(default_factory=list, sa_column=_codes())
+    sems: int
+    kinds: list[str] = Field(default_factory=list, sa_column=_list(20))
+    kinds_spring: list[str] = Field(default_factory=list, sa_column=_list(20))
+    kinds_autumn: list[str] = Field(default_factory=list, sa_column=_list(20))
+    levels: list[str] = Field(default_factory=list, sa_column=_list(20))
+    levels_spring: list[str] = Field(default_factory=list, sa_column=_list(20))
+    levels_autumn: list[str] = Field(default_factory=list, sa_column=_list(20))
+    student_id: uuid.UUID
+    household_id: uuid.UUID | None = None
+    sole: bool
+
+
+class PaymentPerson(StatisticsModel, table=True):
+    """Sole members counted by place and signature."""
+
+    __tablename__ = "payment_person"
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    year: int
+    area_code: str | None = Field(default=None, max_length=12)
+    village_code: str | None = Field(default=None, max_length=12)
+    school_code: str | None = Field(default=None, max_length=10)
+    stage: str | None = Field(default=None, max_length=20)
+    categories: list[str] = Field(default_factory=list, sa_column=_codes())
+    sems: int
+    kinds: list[str] = Field(default_factory=list, sa_column=_list(20))
+    kinds_spring: list[str] = Field(default_factory=list, sa_column=_list(20))
+    kinds_autumn: list[str] = Field(default_factory=list, sa_column=_list(20))
+    levels: list[str] = Field(default_factory=list, sa_column=_list(20))
+    levels_spring: list[str] = Field(default_factory=list, sa_column=_list(20))
+    levels_autumn: list[str] = Field(default_factory=list, sa_column=_list(20))
+    students: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class PaymentHousehold(StatisticsModel, table=True):
+    """A household paid in a year: its semesters, and the common prefix of its members' codes."""
+
+    __tablename__ = "payment_household"
+
+    year: int = Field(primary_key=True)
+    household_id: uuid.UUID = Field(primary_key=True)
+    area_code: str = Field(max_length=12)
+    village_code: str = Field(max_length=12)
+    sems: int
+
+
+class EnrollmentCell(StatisticsModel, table=True):
+    """Students at school now (enrolled or home-taught) by place and compulsory flag."""
+
+    __tablename__ = "enrollment_cell"
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    area_code: str | None = Field(default=None, max_length=12)
+    village_code: str | None = Field(default=None, max_length=12)
+    school_code: str | None = Field(default=None, max_length=10)
+    stage: str | None = Field(default=None, max_length=20)
+    categories: list[str] = Field(default_factory=list, sa_column=_codes())
+    compulsory: bool
+    students: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class EnrollmentHousehold(StatisticsModel, table=True):
+    """A household with a child of some category at school now: the union of its children's categories
+    and the common prefix of their codes."""
+
+    __tablename__ = "enrollment_household"
+
+    household_id: uuid.UUID = Field(primary_key=True)
+    area_code: str = Field(max_length=12)
+    village_code: str = Field(max_length=12)
+    categories: list[str] = Field(default_factory=list, sa_column=_codes())

@@ -6,7 +6,9 @@ every figure breaks down the same way and a group means exactly what the figure 
 school or village (and by stage) every child is in one group, so the groups add up to the scope's
 figure; by category a child of two categories is in both (`none`: children of no category).
 A locked year's group is served from the snapshot of the scope it equals (a township, a school, a
-village: year locks freeze those), other groups are computed from the projections.
+village: year locks freeze those), other groups are computed from the projections. The subsidy and
+enrollment figures compute every group at once from the rollups (`grouped`: figures.rollups), one
+grouped query per part of the figure, instead of once per group.
 """
 
 from collections.abc import Awaitable, Callable
@@ -20,7 +22,7 @@ from services.kit.auth import Role
 from services.kit.errors import Invalid
 from services.statistics.facts.models import CaseFact, PaymentFact, StudentFact
 from services.statistics.figures import path
-from services.statistics.locks import serve
+from services.statistics.locks import lock_covering, serve
 from services.statistics.scope import FigureScope
 
 Dimension = Literal["township", "school", "village", "stage", "category"]
@@ -75,8 +77,13 @@ async def figure(
     year: int | None,
     period: str = "",
     group_by: str | None = None,
+    grouped: Callable[[FigureScope, str, list], Awaitable[dict | None]] | None = None,
 ) -> dict:
-    """The figure for the scope (a locked year's from its snapshot) and, with `group_by`, per group."""
+    """The figure for the scope (a locked year's from its snapshot) and, with `group_by`, per group.
+
+    `grouped(scope, dim, values)`: every group's figure at once ({value: figure}, or None when it
+    cannot), used unless the year is locked for the scope (groups then come from their snapshots).
+    """
 
     async def one(sc: FigureScope) -> dict:
         async def run() -> dict:
@@ -92,12 +99,23 @@ async def figure(
     payload = await one(scope)
     if not group_by:
         return payload
-    if scope.by_household and scope.principal.role is not Role.village:
+    crossing = scope.by_household and scope.principal.role is not Role.village
+    if crossing:
         async with path.across_scopes(session):
             values = await group_values(session, scope, group_by)
     else:
         values = await group_values(session, scope, group_by)
-    groups = {label(group_by, v): await one(scope.of_group(group_by, v)) for v in values}
+    together = None
+    if grouped is not None and not (year and await lock_covering(session, year, scope.area_code)):
+        if crossing:
+            async with path.across_scopes(session):
+                together = await grouped(scope, group_by, values)
+        else:
+            together = await grouped(scope, group_by, values)
+    if together is not None:
+        groups = {label(group_by, v): together[v] for v in values}
+    else:
+        groups = {label(group_by, v): await one(scope.of_group(group_by, v)) for v in values}
     return payload | {"group_by": group_by, "basis": scope.basis, "groups": groups}
 
 

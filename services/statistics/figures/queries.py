@@ -3,8 +3,6 @@
 from datetime import date
 
 from sqlalchemy import (
-    BigInteger,
-    Select,
     String,
     and_,
     case,
@@ -15,7 +13,6 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    tuple_,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -36,7 +33,7 @@ from services.statistics.facts.models import (
     PolicyFact,
     StudentFact,
 )
-from services.statistics.figures import indicators, path
+from services.statistics.figures import indicators, path, rollups, scan
 from services.statistics.scope import FigureScope
 
 COUNTED = ("enrolled", "home_taught")
@@ -62,143 +59,21 @@ async def subsidy(
     count once. `by_share`: the amount by funding share (a line without shares is county money);
     `by_hardship_level`: lines of children with an approved hardship level.
 
-    Two scans: one GROUPING SETS query for the total and the by-stage, by-semester, by-policy-kind and
-    by-hardship-level breakdowns, one for the stage × category breakdown.
+    Read from the rollups (figures.rollups) for a year or a semester; every year at once is scanned
+    from the facts (figures.scan).
     """
-    p = PaymentFact
-    where = [p.status == "paid", scope.where(p)]
-    if year:
-        where.append(p.year == year)
-    if semester:
-        where.append(p.semester == semester)
-    dims = (p.stage, p.semester, p.policy_kind, p.hardship_level)
-
-    def share(name: str):
-        return func.coalesce(p.shares[name].astext.cast(BigInteger), 0)
-
-    county = case((p.shares.is_(None), p.amount_fen), else_=share("county"))
-    rows = (
-        await session.execute(
-            select(
-                *dims,
-                func.grouping(*dims).label("g"),
-                func.count(),
-                func.count(distinct(p.student_id)),
-                func.coalesce(func.sum(p.amount_fen), 0),
-                func.count(distinct(p.household_id)),
-                func.coalesce(func.sum(share("central")), 0),
-                func.coalesce(func.sum(share("provincial")), 0),
-                func.coalesce(func.sum(county), 0),
-            )
-            .where(*where)
-            .group_by(
-                func.grouping_sets(
-                    tuple_(),
-                    tuple_(p.stage),
-                    tuple_(p.semester),
-                    tuple_(p.policy_kind),
-                    tuple_(p.hardship_level),
-                )
-            )
-        )
-    ).all()
-    out: dict = {**_money(0, 0, 0), "households": 0}
-    by_share = dict.fromkeys(SHARES, 0)
-    by: dict[str, dict] = {"by_stage": {}, "by_semester": {}, "by_policy_kind": {}, "by_hardship_level": {}}
-    for stage, sem, kind, level, g, n, students, amount, households, central, provincial, county_fen in rows:
-        # grouping(stage, semester, policy_kind, hardship_level): a bit per dimension rolled up, stage the
-        # highest.
-        if g == 0b1111:
-            out = {**_money(n, students, amount), "households": households}
-            by_share = {"central": int(central), "provincial": int(provincial), "county": int(county_fen)}
-        elif g == 0b0111 and stage is not None:
-            by["by_stage"][stage] = {**_money(n, students, amount), "by_category": {}}
-        elif g == 0b1011 and sem is not None:
-            by["by_semester"][sem] = _money(n, students, amount)
-        elif g == 0b1101 and kind is not None:
-            by["by_policy_kind"][kind] = _money(n, students, amount)
-        elif g == 0b1110 and level is not None:
-            by["by_hardship_level"][level] = _money(n, students, amount)
-    cat = func.unnest(p.categories).label("category")
-    sub = select(p.stage, cat, p.student_id, p.amount_fen).where(*where).subquery()
-    rows = await session.execute(
-        select(
-            sub.c.stage,
-            sub.c.category,
-            func.count(),
-            func.count(distinct(sub.c.student_id)),
-            func.sum(sub.c.amount_fen),
-        ).group_by(sub.c.stage, sub.c.category)
-    )
-    for stage, category, n, students, amount in rows:
-        by["by_stage"].setdefault(stage, {**_money(0, 0, 0), "by_category": {}})["by_category"][category] = (
-            _money(n, students, amount)
-        )
-    loan_year = year or (Semester.parse(semester).year if semester else None)
-    return (
-        out
-        | {k: dict(sorted(v.items())) for k, v in by.items()}
-        | {"by_share": by_share, "loans": await path.loans(session, scope, year=loan_year)}
-    )
-
-
-def _enrolled_now(scope: FigureScope) -> Select:
-    s = StudentFact
-    return select(s.student_id, s.stage, s.categories, s.compulsory).where(
-        s.status.in_(COUNTED), scope.where(s)
-    )
-
-
-def _enrolled_on(scope: FigureScope, on: date) -> Select:
-    e = EnrollmentSpan
-    return select(e.student_id, e.stage, e.categories, e.compulsory).where(
-        e.status.in_(COUNTED), scope.where(e), e.valid_from <= on, (e.valid_to.is_(None)) | (e.valid_to > on)
-    )
+    got = await rollups.subsidy(session, scope, year=year, semester=semester)
+    return got if got is not None else await scan.subsidy(session, scope, year=year, semester=semester)
 
 
 async def enrollment(session: AsyncSession, scope: FigureScope, *, semester: str | None) -> dict:
-    """Students enrolled or home-taught, by stage and category (current, or on the semester's census day)."""
-    base = (_enrolled_on(scope, census_date(semester)) if semester else _enrolled_now(scope)).subquery()
-    total, compulsory = (
-        await session.execute(select(func.count(), func.count().filter(base.c.compulsory)).select_from(base))
-    ).one()
-    by_stage = dict(
-        (
-            await session.execute(
-                select(base.c.stage, func.count()).group_by(base.c.stage).order_by(base.c.stage)
-            )
-        ).all()
-    )
-    cat = select(func.unnest(base.c.categories).label("c")).subquery()
-    by_category = dict(
-        (await session.execute(select(cat.c.c, func.count()).group_by(cat.c.c).order_by(cat.c.c))).all()
-    )
-    # Students by stage and category; households (distinct) by category (分类统计 of issue 14).
-    cross = select(base.c.stage, func.unnest(base.c.categories).label("c")).subquery()
-    by_stage_category: dict[str, dict] = {}
-    rows = await session.execute(
-        select(cross.c.stage, cross.c.c, func.count()).group_by(cross.c.stage, cross.c.c).order_by(cross.c.c)
-    )
-    for stage, category, n in rows:
-        by_stage_category.setdefault(stage or "unknown", {"by_category": {}})["by_category"][category] = n
-    s = StudentFact
-    homes = (
-        select(func.unnest(base.c.categories).label("c"), s.household_id)
-        .join(s, s.student_id == base.c.student_id)
-        .where(s.household_id.is_not(None))
-        .subquery()
-    )
-    households = await session.execute(
-        select(homes.c.c, func.count(distinct(homes.c.household_id))).group_by(homes.c.c).order_by(homes.c.c)
-    )
-    return {
-        "students": total,
-        "compulsory": compulsory,  # 义务教育阶段: primary, junior and special grades 1-9
-        "by_stage": {k: v for k, v in by_stage.items() if k},
-        "by_category": by_category,
-        "by_stage_category": dict(sorted(by_stage_category.items())),
-        "households_by_category": dict(households.all()),
-    }
+    """Students enrolled or home-taught, by stage and category (current, or on the semester's census day).
+
+    The current figure is read from the rollups (figures.rollups); a semester's census day is scanned
+    from the enrollment spans (figures.scan).
+    """
+    got = await rollups.enrollment(session, scope) if semester is None else None
+    return got if got is not None else await scan.enrollment(session, scope, semester=semester)
 
 
 async def coverage(session: AsyncSession, scope: FigureScope, *, semester: str) -> dict:

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from services.contracts import calendar
 from services.kit.db import SessionDep
 from services.kit.responses import problems
-from services.statistics.figures import queries
+from services.statistics.figures import queries, rollups
 from services.statistics.figures.breakdown import GroupBy, figure, refuse
 from services.statistics.figures.export import export
 from services.statistics.scope import FigureScope, Scope
@@ -148,6 +148,8 @@ async def subsidy_stats(
     payload = await figure(
         session, scope, "subsidy", year=y, period=semester or "", group_by=group_by,
         compute=lambda sc: queries.subsidy(session, sc, year=year, semester=semester),
+        grouped=lambda sc, dim, values: rollups.subsidy_groups(
+            session, sc, dim, values, year=year, semester=semester),
     )  # fmt: skip
     return _out("subsidy", "资助统计", scope, payload, format)
 
@@ -164,6 +166,8 @@ async def enrollment_stats(
     payload = await figure(
         session, scope, "enrollment", year=year_of(semester) if semester else None, period=semester or "",
         group_by=group_by, compute=lambda sc: queries.enrollment(session, sc, semester=semester),
+        grouped=None if semester else (
+            lambda sc, dim, values: rollups.enrollment_groups(session, sc, dim, values)),
     )  # fmt: skip
     return _out("enrollment", "在校生统计", scope, payload, format)
 
