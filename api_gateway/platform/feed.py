@@ -32,6 +32,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from api_gateway.clients.models import ApiClient
 from api_gateway.platform.models import Webhook, WebhookDelivery, dead_letter
 from api_gateway.platform.natsusers import NatsUserSync
+from services.contracts.events.bulk import is_bulk, student_events_raw
 from services.contracts.platform import PLATFORM_VERSION, minimise, subject_for
 from services.kit.consumer import Consumer, subject_matches
 from services.kit.crypto import id_cipher
@@ -198,6 +199,10 @@ class PlatformFeed:
 
     async def handle(self, session: AsyncSession, event: RawEvent) -> None:
         """Publish the platform form of one event and queue it for the webhooks that want it."""
+        if is_bulk(event.type):  # an import chunk: the platform sees the one-student events it stands for
+            for raw in student_events_raw(event.raw):
+                await self.handle(session, RawEvent(id=raw["id"], type=raw["type"], raw=raw))
+            return
         form = minimise(event.raw)
         subject = subject_for(event.raw, self.settings.platform_subject_prefix)
         if subject and self.out is not None:

@@ -4,6 +4,7 @@ from fastapi import FastAPI
 
 from services.contracts import events
 from services.contracts.columns import COLUMN_LABELS, VALUE_LABELS
+from services.contracts.events.bulk import BULK_SUBJECTS
 from services.dropout.absences.routes import router as absences_router
 from services.dropout.calendar.routes import router as calendar_router
 from services.dropout.cases.roster import on_child_not_in_school
@@ -17,12 +18,12 @@ from services.dropout.legal.routes import router as legal_router
 from services.dropout.outside_rosters.routes import router as outside_rosters_router
 from services.dropout.responsible.routes import router as responsible_router
 from services.dropout.risk.routes import router as risk_router
-from services.dropout.students.consumer import on_student_event
+from services.dropout.students.consumer import on_bulk_students, on_student_event
 from services.dropout.support.routes import router as support_router
 from services.dropout.tasks.routes import router as tasks_router
 from services.dropout.verifications.routes import router as verifications_router
 from services.kit.listing import Labels
-from services.kit.service import ServiceSpec, Subscription, create_service_app
+from services.kit.service import BULK_BATCH, ServiceSpec, Subscription, create_service_app
 from services.kit.settings import Settings
 
 SPEC = ServiceSpec(
@@ -56,6 +57,14 @@ SPEC = ServiceSpec(
     parse=events.parse,
     subscriptions=[
         Subscription(name="dropout-students", subjects=["edu.registry.student.>"], handler=on_student_event),
+        # Import chunks on a consumer of their own: a county's import never delays everyday events.
+        Subscription(
+            name="dropout-students-bulk",
+            subjects=BULK_SUBJECTS,
+            handler=on_bulk_students,
+            batch=BULK_BATCH,
+            part_of="dropout-students",
+        ),
         Subscription(
             name="dropout-roster",
             subjects=["edu.statistics.child.not_in_school"],

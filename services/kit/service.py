@@ -47,15 +47,24 @@ from services.kit.tracing import FASTAPI_TELEMETRY_OFF
 
 log = structlog.get_logger()
 SHUTDOWN_SECONDS = 3.0  # each step of stopping may take this long, then the process goes on exiting
+BULK_BATCH = 2  # messages per transaction of a bulk consumer (each carries hundreds of entities)
 
 
 @dataclass
 class Subscription:
-    """A durable consumer a service runs: its name, subjects and handler."""
+    """A durable consumer a service runs: its name, subjects and handler.
+
+    A bulk subscription (`part_of` another: the projection it also feeds) has its own durable
+    consumer, so a chunk of bulk work never waits in front of everyday events; it fetches few
+    messages at a time (`batch`: each carries many entities) and is replayed with the one it is
+    part of (a rebuild clears their common projection).
+    """
 
     name: str
     subjects: list[str]
     handler: Handler
+    batch: int = 200  # messages applied per transaction
+    part_of: str | None = None
 
 
 @dataclass
@@ -118,6 +127,7 @@ async def _run_events(app: FastAPI, spec: ServiceSpec, settings: Settings) -> No
             js=js,
             settings=settings,
             dead_letter=spec.dead_letter,
+            batch=sub.batch,
         )
         app.state.consumers[sub.name] = (consumer, asyncio.create_task(consumer.run()))
     try:
@@ -252,7 +262,11 @@ def health_router() -> APIRouter:
 
 
 async def replay(app: FastAPI, name: str, *, clear) -> None:
-    """Rebuild a projection: stop its consumer, clear it and its inbox rows, replay from the start."""
+    """Rebuild a projection: stop its consumers, clear it and their inbox rows, replay from the start.
+
+    The consumers are `name` and every subscription `part_of` it (its bulk twin): both feed the
+    projection cleared.
+    """
     from nats.js.errors import NotFoundError
     from sqlalchemy import delete
 
@@ -260,15 +274,21 @@ async def replay(app: FastAPI, name: str, *, clear) -> None:
         from services.kit.errors import Unavailable
 
         raise Unavailable("The event stream is not connected yet; try again shortly")
-    consumer, task = app.state.consumers[name]
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    with contextlib.suppress(NotFoundError):
-        await app.state.js.delete_consumer(app.state.settings.stream, name)
+    spec = getattr(app.state, "spec", None)
+    twins = [s.name for s in (spec.subscriptions if spec else []) if s.part_of == name]
+    names = [name, *(n for n in twins if n in app.state.consumers)]
+    for each in names:
+        _, task = app.state.consumers[each]
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        with contextlib.suppress(NotFoundError):
+            await app.state.js.delete_consumer(app.state.settings.stream, each)
     # A rebuild is the service's own work on every row, whoever asked for it (kit.rls).
     with rls.acting_as(rls.SYSTEM):
         async with app.state.sessionmaker() as session, session.begin():
             await clear(session)
-            inbox = consumer.inbox
-            await session.execute(delete(inbox).where(inbox.c.consumer == name))
-    app.state.consumers[name] = (consumer, rls.system_task(consumer.run()))
+            inbox = app.state.consumers[name][0].inbox
+            await session.execute(delete(inbox).where(inbox.c.consumer.in_(names)))
+    for each in names:
+        consumer, _ = app.state.consumers[each]
+        app.state.consumers[each] = (consumer, rls.system_task(consumer.run()))

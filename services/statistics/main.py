@@ -4,11 +4,12 @@ from fastapi import FastAPI
 
 from services.contracts import events
 from services.contracts.columns import COLUMN_LABELS, VALUE_LABELS
+from services.contracts.events.bulk import BULK_SUBJECTS
 from services.kit.listing import Labels
-from services.kit.service import ServiceSpec, Subscription, create_service_app
+from services.kit.service import BULK_BATCH, ServiceSpec, Subscription, create_service_app
 from services.kit.settings import Settings
 from services.statistics.db import dead_letter, inbox, outbox
-from services.statistics.facts.consumers import SUBJECTS, on_event
+from services.statistics.facts.consumers import SUBJECTS, on_bulk_students, on_event
 from services.statistics.figures.routes import router as figures_router
 from services.statistics.ledger.routes import router as ledger_router
 from services.statistics.lock_routes import router as locks_router
@@ -26,7 +27,17 @@ SPEC = ServiceSpec(
     inbox=inbox,
     dead_letter=dead_letter,
     parse=events.parse,
-    subscriptions=[Subscription(name="statistics", subjects=SUBJECTS, handler=on_event)],
+    subscriptions=[
+        Subscription(name="statistics", subjects=SUBJECTS, handler=on_event),
+        # Import chunks on a consumer of their own: a county's import never delays everyday events.
+        Subscription(
+            name="statistics-bulk",
+            subjects=BULK_SUBJECTS,
+            handler=on_bulk_students,
+            batch=BULK_BATCH,
+            part_of="statistics",
+        ),
+    ],
     jobs={"verification": Verification.__table__},
 )
 

@@ -4,8 +4,9 @@ from fastapi import FastAPI
 
 from services.contracts import events
 from services.contracts.columns import COLUMN_LABELS, VALUE_LABELS
+from services.contracts.events.bulk import BULK_SUBJECTS
 from services.kit.listing import Labels
-from services.kit.service import ServiceSpec, Subscription, create_service_app
+from services.kit.service import BULK_BATCH, ServiceSpec, Subscription, create_service_app
 from services.kit.settings import Settings
 from services.subsidy.batches.publicity_routes import router as publicity_router
 from services.subsidy.batches.routes import router as batches_router
@@ -20,7 +21,7 @@ from services.subsidy.notices.routes import router as notices_router
 from services.subsidy.payees.routes import router as payees_router
 from services.subsidy.payments.routes import router as payments_router
 from services.subsidy.policies.routes import router as policies_router
-from services.subsidy.projection.consumer import on_registry_event
+from services.subsidy.projection.consumer import on_bulk_students, on_registry_event
 from services.subsidy.tasks.routes import router as tasks_router
 
 SPEC = ServiceSpec(
@@ -56,7 +57,15 @@ SPEC = ServiceSpec(
             name="subsidy-registry",
             subjects=["edu.registry.student.>", "edu.registry.household.>", "edu.registry.school.>"],
             handler=on_registry_event,
-        )
+        ),
+        # Import chunks on a consumer of their own: a county's import never delays everyday events.
+        Subscription(
+            name="subsidy-registry-bulk",
+            subjects=BULK_SUBJECTS,
+            handler=on_bulk_students,
+            batch=BULK_BATCH,
+            part_of="subsidy-registry",
+        ),
     ],
 )
 

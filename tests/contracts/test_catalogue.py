@@ -13,7 +13,7 @@ import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, get_args, get_origin
 
 import nats
 import pytest
@@ -237,7 +237,8 @@ def plausible(event_type: str, name: str, annotation: Any, world: World) -> Any:
         return today.year if name in ("year", "school_year") else 1 if name != "amount_fen" else 50000
     model = _model_in(annotation)
     if model is not None:
-        return minimal(model, event_type, world)
+        one = minimal(model, event_type, world)
+        return [one] if get_origin(annotation) is list else one  # a chunk's students: a list of one
     by_name = {
         "code": f"{world.code}100{secrets.randbelow(900) + 100}" if entity == "area"
         else f"2161{secrets.randbelow(10**6):06d}",
@@ -255,7 +256,7 @@ def plausible(event_type: str, name: str, annotation: Any, world: World) -> Any:
         "payer_name": "贵州省毕节市七星关区", "helper_name": "帮扶教师", "since": today.isoformat(),
         "month": today.strftime("%Y-%m"), "role": "head_teacher", "line": "education", "step_kind": "notice",
         "relation": "mother", "account_kind": "bank_card", "account_masked": "622848*********1234",
-        "bank_name": "陕西信合",
+        "bank_name": "陕西信合", "event": "created",
     }
     if name in by_name:
         return by_name[name]

@@ -31,6 +31,16 @@ def household_csv(world: World, rows: list[list[str]]) -> bytes:
     return csv_bytes(["户编号", "户主姓名", "村代码", "户状态"], rows)
 
 
+async def student_events(db, student_id: str) -> list[dict]:
+    """A student's entries in the import's bulk events, in outbox order (each with `event` and `version`)."""
+    rows = await db.fetch(
+        "SELECT s AS student FROM registry.outbox o, jsonb_array_elements(o.payload->'data'->'students') s "
+        "WHERE o.type = 'edu.registry.bulk.students' AND s->>'id' = $1 ORDER BY o.position",
+        student_id,
+    )
+    return [json.loads(r["student"]) for r in rows]
+
+
 class TestImportStudents:
     async def test_csv_with_chinese_headers_and_labels(self, world: World, db):
         county = world.users["county"]
@@ -60,11 +70,21 @@ class TestImportStudents:
         ]
         history = await county.ok("GET", f"/api/v1/students/{first['id']}/history")
         assert [h["kind"] for h in history["items"]] == ["enroll"]
-        events = await db.fetch("SELECT type, payload FROM registry.outbox WHERE subject = $1", first["id"])
-        assert [e["type"] for e in events] == ["edu.registry.student.created"]
-        data = json.loads(events[0]["payload"])["data"]
+        events = await student_events(db, first["id"])
+        assert [e["event"] for e in events] == ["created"] and events[0]["version"] == 1
+        (chunk,) = await db.fetch(
+            "SELECT subject, payload FROM registry.outbox WHERE type = 'edu.registry.bulk.students' "
+            "AND subject = $1",
+            job["id"],
+        )
+        payload = json.loads(chunk["payload"])
+        assert payload["data"]["job_id"] == job["id"] and len(payload["data"]["students"]) == 3
+        assert payload["area_code"] == world.schools["primary"]["area_code"]  # where all its students are
+        data = events[0]
         assert data["id"] == first["id"] and data["id_number_masked"] == first["id_number_masked"]
         assert "id_number" not in data and data["id_number_hash"]  # never the plain ID number field
+        # One event per chunk, none per student.
+        assert not await db.fetchval("SELECT count(*) FROM registry.outbox WHERE subject = $1", first["id"])
 
     async def test_english_headers_optional_columns_and_groups(self, world: World):
         header = ["name", "id_number", "gender", "birth_date", "groups", "school_code", "stage", "grade"]
@@ -151,13 +171,11 @@ class TestImportStudents:
         updated = [s for s in await students_of(world) if s["version"] == 3]
         assert updated[0]["enrollment"]["class_name"] == "4年级(2)班"
         assert updated[0]["enrollment"]["boarding"] is False
-        types = await db.fetch(
-            "SELECT type FROM registry.outbox WHERE subject = $1 ORDER BY created_at", updated[0]["id"]
-        )
-        assert [t["type"] for t in types] == [
-            "edu.registry.student.created",
-            "edu.registry.student.updated",
-            "edu.registry.student.updated",
+        events = await student_events(db, updated[0]["id"])
+        assert [(e["event"], e["version"]) for e in events] == [
+            ("created", 1),
+            ("updated", 2),
+            ("updated", 3),
         ]
 
     async def test_same_file_twice_at_once_never_duplicates(self, world: World):

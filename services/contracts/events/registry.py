@@ -1,5 +1,7 @@
 """Events the registry publishes."""
 
+from typing import Literal
+
 from pydantic import Field
 
 from services.contracts.events.envelope import Facts
@@ -115,6 +117,22 @@ class HouseholdData(Facts):
     ceased: list[str] = Field(default_factory=list, description="Kinds in force before that are not now")
 
 
+class BulkStudent(StudentData):
+    """One student of a bulk chunk: its state, plus what its own event would have said."""
+
+    event: Literal["created", "updated"] = Field(description="What the one-student event would be")
+    version: int = Field(description="The student's version after the change")
+
+
+class BulkStudentsData(Facts):
+    """Students one import chunk created or updated, in one event (consumers apply the chunk at once)."""
+
+    job_id: str = Field(description="The import job")
+    chunk: int = Field(description="The chunk's number in the job (from 1)")
+    part: int = Field(default=1, description="The part of the chunk (a chunk may travel in several events)")
+    students: list[BulkStudent]
+
+
 EVENTS = [
     ("edu.registry.area.created", "An area was created", AreaData),
     ("edu.registry.area.updated", "An area was renamed", AreaData),
@@ -139,6 +157,13 @@ EVENTS = [
     ),
     ("edu.registry.transfer.rejected", "The receiving county refused a transfer", TransferData),
     ("edu.registry.transfer.cancelled", "The sending side withdrew a transfer request", TransferData),
+    (
+        "edu.registry.bulk.students",
+        "Students an import chunk created or updated (one event per chunk part, on a subject of its own "
+        "so bulk work never queues in front of everyday events); equivalent to one "
+        "edu.registry.student.created|updated per student",
+        BulkStudentsData,
+    ),
     ("edu.registry.household.created", "A household was created", HouseholdData),
     ("edu.registry.household.updated", "A household was changed", HouseholdData),
     (

@@ -174,7 +174,10 @@ class ImportRunner:
     async def _import(
         self, job_id, principal: Principal, layout: Layout, path: Path, filename: str, skip: int = 0
     ) -> None:
-        writer = (StudentWriter if layout.kind == "students" else RecordWriter)(principal, layout)
+        if layout.kind == "students":
+            writer = StudentWriter(principal, layout, job_id=job_id)
+        else:
+            writer = RecordWriter(principal, layout)
         size = CHUNK.get(layout.kind, ROW_CHUNK)
         # One chunk written at a time: two at once measured slower (their rows share index pages: same
         # school, area, status and timestamps).

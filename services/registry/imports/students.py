@@ -24,7 +24,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.contracts import calendar
-from services.contracts.events import validate
+from services.contracts.events import spec_of, validate
+from services.contracts.events.bulk import BULK_STUDENTS
 from services.kit.auth import Principal
 from services.kit.events import envelope
 from services.registry.domain import categories_of, current_kinds
@@ -46,6 +47,8 @@ from services.registry.students.service import (
 COLUMNS = [c.name for c in Student.__table__.columns]
 HISTORY_COLUMNS = [c.name for c in EnrollmentChange.__table__.columns]
 OUTBOX_COLUMNS = ["id", "type", "subject", "payload"]
+PART = 500  # students per bulk event: ~350 KB, well under NATS's 1 MB max_payload
+MAX_EVENT_BYTES = 700_000  # a part longer than this (long names, many groups) is split in two
 # Row columns a re-import may change, and the stored fields each one sets (as PATCH /students may).
 UPDATABLE = {
     "name": ("name",),
@@ -100,11 +103,13 @@ class Batch:
 class StudentWriter:
     """Bulk writer for one import job (caches the schools the caller may write to)."""
 
-    def __init__(self, principal: Principal, layout: Layout):
+    def __init__(self, principal: Principal, layout: Layout, job_id: uuid.UUID | None = None):
         self.principal, self.layout = principal, layout
         self.schools: dict[str, SchoolRef | None] = {}
         self.seen: dict[str, int] = {}  # 128 bits of each ID number's hash -> its first row
         self.ids: list[uuid.UUID] = []
+        self.job_id = str(job_id) if job_id else str(uuid.uuid4())
+        self.chunk = 0  # chunks written (numbers the bulk events)
 
     def error(self, row: Row, field_name: str, msg: str) -> dict[str, Any]:
         return {"row": row.number, "field": self.layout.column_name(field_name), "msg": msg}
@@ -144,7 +149,7 @@ class StudentWriter:
     def _batch(self, rows, households, existing, statuses, out: Outcome) -> Batch:
         """Build the stored rows, history rows and outbox rows of a chunk (CPU only, no awaits)."""
         now, batch = datetime.now(UTC), Batch()
-        self.ids = new_uuids(3 * len(rows))  # students, their history rows and their events
+        self.ids = new_uuids(2 * len(rows))  # students and their history rows
         for row in rows:
             record = self._record(row, households, existing, statuses, now, out)
             if record is not None:
@@ -153,9 +158,8 @@ class StudentWriter:
         batch.students = [_tuple(r) for r in batch.created]
         batch.history = [self._history(r, today) for r in batch.created]
         batch.changed = [_tuple(r) for r in batch.updated]
-        batch.events = _events(batch.created, "created", self.ids[: len(batch.created)]) + _events(
-            batch.updated, "updated", new_uuids(len(batch.updated))
-        )
+        self.chunk += 1
+        batch.events = _events(batch.created, batch.updated, job_id=self.job_id, chunk=self.chunk)
         return batch
 
     def _record(self, row, households, existing, statuses, now, out: Outcome) -> dict[str, Any] | None:
@@ -338,20 +342,51 @@ def _tuple(record: dict[str, Any]) -> tuple:
     return _STUDENT_ROW(record)
 
 
-def _events(records: list[dict[str, Any]], what: str, ids: list[uuid.UUID]) -> list[tuple]:
-    """The outbox rows of student events, as emit_student writes them (one envelope time per chunk)."""
-    base = envelope(event_type=f"edu.registry.student.{what}", source=SOURCE, subject="", data={})
-    out = []
-    for record, event_id in zip(records, ids, strict=True):
-        event = base | {
-            "id": str(event_id),
-            "subject": str(record["id"]),
-            "area_code": record["area_code"],
-            "school_code": record["school_code"],
-            "version": record["version"],
-            "data": student_data(SimpleNamespace(**record)),
-        }
-        if not out:  # every event of a chunk has one shape: check the first against the catalogue
-            validate(event)
-        out.append((event_id, base["type"], event["subject"], json.dumps(event, ensure_ascii=False)))
+def _events(
+    created: list[dict[str, Any]], updated: list[dict[str, Any]], *, job_id: str, chunk: int
+) -> list[tuple]:
+    """The outbox rows of a chunk: `edu.registry.bulk.students` events of up to PART students each.
+
+    One event per part instead of one per student: the relay and the broker carry a few hundred
+    messages for 100,000 students, and the projections apply each part in one transaction on a
+    consumer of their own, so a county's import never queues in front of everyday events.
+    """
+    students = [_bulk_student(r, "created") for r in created] + [_bulk_student(r, "updated") for r in updated]
+    out: list[tuple] = []
+    parts = [students[i : i + PART] for i in range(0, len(students), PART)]
+    while parts:
+        part = parts.pop(0)
+        event = envelope(
+            event_type=BULK_STUDENTS, source=SOURCE, subject=job_id, data={},
+            area_code=_common(s["area_code"] for s in part),
+            school_code=_same(s["school_code"] for s in part),
+        )  # fmt: skip
+        event["data"] = {"job_id": job_id, "chunk": chunk, "part": len(out) + 1, "students": part}
+        if not out:  # every event of a chunk has one shape: check the first student's against the catalogue
+            validate(event | {"data": event["data"] | {"students": part[:1]}})
+        event["schema_version"] = spec_of(BULK_STUDENTS).schema_version
+        payload = json.dumps(event, ensure_ascii=False)
+        if len(payload.encode()) > MAX_EVENT_BYTES and len(part) > 1:  # unusually long rows: split the part
+            half = len(part) // 2
+            parts[:0] = [part[:half], part[half:]]
+            continue
+        out.append((FastUUID(event["id"]), BULK_STUDENTS, job_id, payload))
     return out
+
+
+def _bulk_student(record: dict[str, Any], what: str) -> dict[str, Any]:
+    return student_data(SimpleNamespace(**record)) | {"event": what, "version": record["version"]}
+
+
+def _common(codes) -> str | None:
+    """The deepest area every code lies in (a county for a county's import)."""
+    found = {c for c in codes if c}
+    for length in (12, 9, 6, 4, 2):  # village, township, county, city, province
+        if found and len({c[:length] for c in found}) == 1 and all(len(c) >= length for c in found):
+            return next(iter(found))[:length]
+    return None
+
+
+def _same(values) -> str | None:
+    found = set(values)
+    return found.pop() if len(found) == 1 else None

@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.contracts.calendar import Semester, local_date
 from services.contracts.events import Event
+from services.contracts.events.bulk import student_events
 from services.subsidy.batches.backpay import DatedStatus, owed_semesters, propose_for
 from services.subsidy.projection.models import HouseholdFact, HouseholdStatusFact, SchoolFact, StudentFact
 
@@ -20,29 +21,25 @@ def _uuid(value: str | None) -> uuid.UUID | None:
 
 async def upsert_newer(session: AsyncSession, model, key: str, values: dict[str, Any]) -> bool:
     """Insert or update a projected row unless we hold a newer version; return whether it applied."""
+    return bool(await upsert_newer_many(session, model, key, [values]))
+
+
+async def upsert_newer_many(session: AsyncSession, model, key: str, rows: list[dict[str, Any]]) -> set:
+    """upsert_newer for many rows in one statement; return the keys written."""
     table = model.__table__
-    stmt = insert(table).values(**values)
+    stmt = insert(table)  # compiled once, rows as parameter sets (a many-row .values() compiles slowly)
     stmt = stmt.on_conflict_do_update(
         index_elements=[table.c[key]],
-        set_={k: stmt.excluded[k] for k in values if k != key},
+        set_={k: stmt.excluded[k] for k in rows[0] if k != key},
         where=table.c.version < stmt.excluded.version,
     ).returning(table.c[key])
-    return (await session.execute(stmt)).first() is not None
+    return set((await session.execute(stmt, rows)).scalars())
 
 
-async def on_student(session: AsyncSession, event: Event) -> None:
-    """Project a student; one who gains an aid category may be owed a back-payment.
-
-    Back-pay is proposed for the semester of the event's time (a replayed stream proposes for the
-    semester the change happened in, not today's); a household's dated statuses reach further back.
-    """
+def _student_values(event: Event) -> dict[str, Any]:
     d = event.data
-    student_id = uuid.UUID(d.id)
-    before = (
-        await session.execute(select(StudentFact.categories).where(StudentFact.student_id == student_id))
-    ).scalar_one_or_none()
-    values = {
-        "student_id": student_id,
+    return {
+        "student_id": uuid.UUID(d.id),
         "name": d.name,
         "id_number_masked": d.id_number_masked or "",
         "id_number_hash": d.id_number_hash,
@@ -58,13 +55,44 @@ async def on_student(session: AsyncSession, event: Event) -> None:
         "version": event.version or 0,
         "updated_at": event.time,
     }
-    applied = await upsert_newer(session, StudentFact, "student_id", values)
-    gained = sorted(set(values["categories"]) - set(before or []))
-    if applied and before is not None and gained:
-        semester = str(Semester.of(local_date(values["updated_at"])))
-        await propose_for(
-            session, [student_id], owed={semester: f"categories now include {', '.join(gained)}"}
-        )
+
+
+async def on_student(session: AsyncSession, event: Event) -> None:
+    """Project a student; one who gains an aid category may be owed a back-payment.
+
+    Back-pay is proposed for the semester of the event's time (a replayed stream proposes for the
+    semester the change happened in, not today's); a household's dated statuses reach further back.
+    """
+    await _students(session, [_student_values(event)])
+
+
+async def on_bulk_students(session: AsyncSession, event: Event) -> None:
+    """Apply an import chunk set-wise, as on_student would apply each of its students."""
+    rows = {r["student_id"]: r for r in map(_student_values, student_events(event))}
+    if rows:
+        await _students(session, list(rows.values()))
+
+
+async def _students(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Upsert students (a newer version wins); propose back-pay for those who gained a category."""
+    ids = [r["student_id"] for r in rows]
+    before = dict(
+        (
+            await session.execute(
+                select(StudentFact.student_id, StudentFact.categories).where(StudentFact.student_id.in_(ids))
+            )
+        ).all()
+    )
+    applied = await upsert_newer_many(session, StudentFact, "student_id", rows)
+    owed: dict[tuple[str, str], list[uuid.UUID]] = {}
+    for values in rows:
+        sid = values["student_id"]
+        gained = sorted(set(values["categories"]) - set(before.get(sid) or []))
+        if sid in applied and before.get(sid) is not None and gained:
+            semester = str(Semester.of(local_date(values["updated_at"])))
+            owed.setdefault((semester, f"categories now include {', '.join(gained)}"), []).append(sid)
+    for (semester, why), students in owed.items():
+        await propose_for(session, students, owed={semester: why})
 
 
 def _dated(raw) -> DatedStatus | None:
