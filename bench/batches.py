@@ -35,6 +35,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import result
 from deploy.stack import Stack
 from services.subsidy.domain import current_semester
 
@@ -252,6 +253,10 @@ async def bench(stack: Stack, n: int, n_schools: int, runs: int, concurrency: in
     print(f"  generate + approve x2 + pay        {t:8.2f} s  {n / t:10.0f} lines/s  ratio {t / b:6.1f}x")
     print(f"  baseline: one INSERT ... SELECT    {b:8.3f} s  {n / b:10.0f} lines/s")
     print("  (ratio = time through the API, all rules, exclusions and events / the bare INSERT ... SELECT)")
+    base = f"one INSERT ... SELECT of the same lines {b:.3f} s"
+    result("batches", f"generate ({n:,} lines, {n_schools} schools)", g, "s", ratio=g / b, baseline=base)
+    result("batches", f"generate + approve x2 + pay ({n:,} lines)", t, "s", ratio=t / b, baseline=base,
+           target="<= 5")  # fmt: skip
     names = ("submit", "township approval", "county approval", "pay")
     print(
         "  request time per step, all runs: "

@@ -1,22 +1,23 @@
 """Absences: posted one or many at a time, idempotent per student and day; the rules follow."""
 
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date
 
-from sqlalchemy import func, select, tuple_
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import select, text
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.contracts.events import validate
 from services.dropout.absences.models import Absence
-from services.dropout.absences.rules import apply_rules
+from services.dropout.absences.rules import any_ids, apply_rules
 from services.dropout.absences.schemas import AbsenceIn
 from services.dropout.calendar.service import Calendar, calendars_for
 from services.dropout.cases.checks import check_returns, pending_of
 from services.dropout.cases.models import Case
-from services.dropout.domain import ACTIVE_STATUSES, today_local
-from services.dropout.events import emit_all, event
+from services.dropout.domain import ACTIVE_STATUSES, is_compulsory, today_local
+from services.dropout.events import event
 from services.dropout.students.models import Student
 from services.dropout.students.scope import student_ref, visible_to
 from services.dropout.tasks.models import Task
@@ -24,12 +25,12 @@ from services.dropout.tasks.service import complete_tasks
 from services.kit import client_ids
 from services.kit.auth import Principal, Role
 from services.kit.errors import Forbidden, Invalid, NotFound
+from services.kit.events import note_position
 from services.kit.rls import as_system, within
 from services.kit.settings import get_settings
 
 WRITERS = (Role.admin, Role.county, Role.school)
 CatchUp = Callable[[], Awaitable[object]]
-CHUNK = 500
 
 
 def absence_scope(principal: Principal) -> ColumnElement[bool]:
@@ -51,18 +52,6 @@ def _refusal(item: AbsenceIn, student: Student | None, calendar: Calendar, today
     if not calendar.is_school_day(item.date):
         return "not_a_school_day", f"{item.date} is not a school day", "date"
     return None
-
-
-async def _existing(session: AsyncSession, keys: list[tuple[uuid.UUID, date]]) -> dict:
-    out = {}
-    for i in range(0, len(keys), CHUNK):
-        rows = await session.execute(
-            select(Absence.student_id, Absence.date, Absence.reason, Absence.note, Absence.id).where(
-                tuple_(Absence.student_id, Absence.date).in_(keys[i : i + CHUNK])
-            )
-        )
-        out.update({(r.student_id, r.date): (r.reason, r.note, r.id) for r in rows.all()})
-    return out
 
 
 async def _taken_ids(session: AsyncSession, items: list[AbsenceIn], accepted: dict) -> list[int]:
@@ -87,31 +76,119 @@ async def _taken_ids(session: AsyncSession, items: list[AbsenceIn], accepted: di
     return taken
 
 
-async def _upsert(session: AsyncSession, rows: list[dict]) -> dict:
-    if not rows:
-        return {}
-    table = Absence.__table__
-    stmt = insert(table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[table.c.student_id, table.c.date],
-        set_={
-            "reason": stmt.excluded.reason,
-            "note": stmt.excluded.note,
-            "recorded_by": stmt.excluded.recorded_by,
-            "version": table.c.version + 1,
-            "updated_at": func.now(),
-        },
-    ).returning(table.c.id, table.c.student_id, table.c.date, table.c.version)
-    # executemany with RETURNING: SQLAlchemy batches it into multi-row statements it compiles once.
-    return {(r.student_id, r.date): r for r in (await session.execute(stmt, rows)).all()}
+# One statement stores the posted absences and writes their events: the rows already there are read
+# in the same snapshot (an absence posted again unchanged is left alone), the others are inserted or
+# updated, and each stored row gets its `edu.dropout.absence.recorded` outbox row, built in SQL from
+# an envelope made (and checked) once per request.
+STORE = text(
+    """
+WITH input AS (
+    SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:student_ids AS uuid[]), CAST(:dates AS date[]),
+        CAST(:reasons AS text[]), CAST(:notes AS text[]), CAST(:schools AS text[]), CAST(:areas AS text[]),
+        CAST(:villages AS text[]), CAST(:stages AS text[]), CAST(:grades AS int[]),
+        CAST(:births AS text[]), CAST(:compulsory AS boolean[]))
+        AS i(id, student_id, date, reason, note, school_code, area_code, village_code, stage, grade,
+             birth_date, compulsory)
+),
+old AS (
+    SELECT i.student_id, i.date, a.id, a.reason, a.note
+    FROM input i JOIN dropout.absence a ON a.student_id = i.student_id AND a.date = i.date
+),
+changed AS (
+    SELECT i.*, o.reason AS old_reason, o.note AS old_note
+    FROM input i LEFT JOIN old o ON o.student_id = i.student_id AND o.date = i.date
+    WHERE o.id IS NULL OR o.reason <> i.reason OR (i.note IS NOT NULL AND i.note IS DISTINCT FROM o.note)
+),
+saved AS (
+    INSERT INTO dropout.absence AS a (id, student_id, date, reason, note, school_code, area_code,
+        village_code, recorded_by, version)
+    SELECT id, student_id, date, reason, coalesce(note, old_note), school_code, area_code, village_code,
+        :actor, 1
+    FROM changed
+    ON CONFLICT (student_id, date) DO UPDATE SET reason = excluded.reason, note = excluded.note,
+        recorded_by = excluded.recorded_by, version = a.version + 1, updated_at = now()
+    RETURNING a.id, a.student_id, a.date, a.version
+),
+events AS (
+    INSERT INTO dropout.outbox (id, type, subject, payload)
+    SELECT s.event_id, :type, s.id::text, CAST(:envelope AS jsonb) || jsonb_build_object(
+        'id', s.event_id, 'subject', s.id::text, 'area_code', c.area_code, 'school_code', c.school_code,
+        'version', s.version, 'data', jsonb_build_object(
+            'student_id', c.student_id, 'school_code', c.school_code, 'area_code', c.area_code,
+            'village_code', c.village_code, 'stage', c.stage, 'grade', c.grade,
+            'birth_date', c.birth_date, 'compulsory', c.compulsory, 'absence_id', s.id,
+            'date', to_char(c.date, 'YYYY-MM-DD'), 'reason', c.reason, 'previous_reason', c.old_reason))
+    -- a volatile column keeps the subquery apart: one new id per row
+    FROM (SELECT saved.*, gen_random_uuid() AS event_id FROM saved) s
+    JOIN changed c ON c.student_id = s.student_id AND c.date = s.date
+    RETURNING position, payload
+),
+written AS (SELECT max(position) AS position, min(payload::text) AS sample FROM events)
+SELECT i.student_id, i.date, coalesce(s.id, o.id) AS id, s.version, o.reason AS old_reason,
+    o.id IS NOT NULL AS existed, w.position, w.sample
+FROM input i
+LEFT JOIN saved s ON s.student_id = i.student_id AND s.date = i.date
+LEFT JOIN old o ON o.student_id = i.student_id AND o.date = i.date
+CROSS JOIN written w
+"""
+)
+
+
+async def _store(
+    session: AsyncSession, principal: Principal, items: list[AbsenceIn], accepted: dict, students: dict
+) -> list:
+    """Store the accepted items and their events in one statement; return one row per item: its
+    absence id, the version written (None when it was already there unchanged), the previous reason."""
+    if not accepted:
+        return []
+    chosen = [items[n] for n in accepted.values()]
+    people = [students[i.student_id] for i in chosen]
+    envelope = event(
+        "edu.dropout.absence.recorded",
+        subject="",
+        data=student_ref(people[0], chosen[0].date)
+        | {"absence_id": str(uuid.uuid4()), "date": chosen[0].date.isoformat(), "reason": "sick"},
+    )
+    for key in ("id", "subject", "area_code", "school_code", "version", "data"):
+        envelope.pop(key)
+    rows = (
+        await session.execute(
+            STORE,
+            {
+                "ids": [i.id or uuid.uuid4() for i in chosen],
+                "student_ids": [i.student_id for i in chosen],
+                "dates": [i.date for i in chosen],
+                "reasons": [i.reason.value for i in chosen],
+                "notes": [i.note for i in chosen],
+                "schools": [s.school_code for s in people],
+                "areas": [s.area_code for s in people],
+                "villages": [s.village_code for s in people],
+                "stages": [s.stage for s in people],
+                "grades": [s.grade for s in people],
+                "births": [s.birth_date.isoformat() if s.birth_date else None for s in people],
+                # the one per-row rule: compulsory as of the absence's school year (dropout.domain)
+                "compulsory": [
+                    is_compulsory(stage=s.stage, birth_date=s.birth_date, on=i.date)
+                    for s, i in zip(people, chosen, strict=True)
+                ],
+                "actor": principal.username,
+                "type": "edu.dropout.absence.recorded",
+                "envelope": json.dumps(envelope, ensure_ascii=False),
+            },
+        )
+    ).all()
+    if rows and rows[0].sample is not None:
+        validate(json.loads(rows[0].sample))  # every event has one shape: check one (as emit does)
+    if rows:
+        note_position(session, rows[0].position)
+    return rows
 
 
 async def _students(session: AsyncSession, principal: Principal, ids: list[uuid.UUID]) -> dict:
-    rows = await session.execute(
-        select(Student).where(Student.id.in_(ids), visible_to(principal)).execution_options(
-            populate_existing=True)
-    )  # fmt: skip
-    return {s.id: s for s in rows.scalars()}
+    # Plain rows (no ORM objects): the rules read their fields only.
+    stmt = select(*Student.__table__.c).where(Student.id == any_ids(ids), visible_to(principal))
+    rows = await session.execute(stmt)
+    return {s.id: s for s in rows.all()}
 
 
 async def students_posted(
@@ -169,53 +246,17 @@ async def post_absences(
         del accepted[(item.student_id, item.date)]
         msg = "This id is already used by other content: make a new id for a new record"
         results[n]["error"] = {"code": "id_conflict", "msg": msg, "loc": [n, "id"]}
-    existing = await _existing(session, list(accepted))
-    rows, previous = [], {}
-    for key, n in accepted.items():
-        item, student = items[n], students[items[n].student_id]
-        old = existing.get(key)
-        if old is not None and old[0] == item.reason.value and (item.note is None or item.note == old[1]):
+    stored = await _store(session, principal, items, accepted, students)
+    saved, previous = {}, {}
+    for row in stored:
+        key = (row.student_id, row.date)
+        n = accepted[key]
+        results[n]["absence_id"] = row.id
+        if row.version is None:
             results[n]["result"] = "unchanged"
-            results[n]["absence_id"] = old[2]
             continue
-        previous[key] = old[0] if old else None
-        results[n]["result"] = "updated" if old else "created"
-        rows.append(
-            {
-                "id": item.id or uuid.uuid4(),
-                "student_id": item.student_id,
-                "date": item.date,
-                "reason": item.reason.value,
-                "note": item.note if item.note is not None else (old[1] if old else None),
-                "school_code": student.school_code,
-                "area_code": student.area_code,
-                "village_code": student.village_code,
-                "recorded_by": principal.username,
-                "version": 1,
-            }
-        )
-    saved = await _upsert(session, rows)
-    events = []
-    for key, row in saved.items():
-        results[accepted[key]]["absence_id"] = row.id
-        student, reason = students[key[0]], items[accepted[key]].reason.value
-        events.append(
-            event(
-                "edu.dropout.absence.recorded",
-                subject=str(row.id),
-                area_code=student.area_code,
-                school_code=student.school_code,
-                version=row.version,
-                data=student_ref(student, key[1])
-                | {
-                    "absence_id": str(row.id),
-                    "date": key[1].isoformat(),
-                    "reason": reason,
-                    "previous_reason": previous[key],
-                },
-            )
-        )
-    await emit_all(session, events)
+        results[n]["result"] = "updated" if row.existed else "created"
+        saved[key], previous[key] = row, row.old_reason
     opened = await _follow_rules(session, principal, students, calendars, saved, items, accepted, previous)
     for r in results:
         if r["result"] in ("created", "updated", "unchanged"):
@@ -238,7 +279,9 @@ async def _follow_rules(session, principal, students, calendars, saved, items, a
     active = set(
         (
             await session.execute(
-                select(Case.student_id).where(Case.student_id.in_(touched), Case.status.in_(ACTIVE_STATUSES))
+                select(Case.student_id).where(
+                    Case.student_id == any_ids(touched), Case.status.in_(ACTIVE_STATUSES)
+                )
             )
         ).scalars()
     )

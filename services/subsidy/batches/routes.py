@@ -58,7 +58,7 @@ LockedBatchSnapshot = Annotated[Batch, Depends(locked_batch_snapshot)]
 )
 async def create_batch(
     request: Request, data: BatchCreate, session: SnapshotSessionDep, principal: CurrentPrincipal
-) -> BatchPublic:
+) -> Response:
     """Generate the lines from the students enrolled now; every other student is listed with the reason.
 
     Every registration acknowledged before this request is included: the service first waits (at most
@@ -66,7 +66,7 @@ async def create_batch(
     them, then reads that copy in one snapshot; `as_of` on the batch says which positions it reflects.
     """
     batch = await service.create_batch(session, principal, data=data, as_of=request.state.as_of)
-    return await render.to_public(session, batch)
+    return await render.to_response(session, batch, status_code=201)
 
 
 @router.get("", response_model=Page[BatchSummary], summary="List batches", responses=problems(403))
@@ -112,9 +112,9 @@ async def list_batches(
 
 
 @router.get("/{batch_id}", response_model=BatchPublic, summary="Read a batch", responses=problems(403, 404))
-async def read_batch(batch: BatchInScope, session: SessionDep) -> BatchPublic:
+async def read_batch(batch: BatchInScope, session: SessionDep) -> Response:
     """A batch with its lines, its exclusions (with reasons) and its history (who, when)."""
-    return await render.to_public(session, batch)
+    return await render.to_response(session, batch)
 
 
 @router.get(
@@ -148,14 +148,14 @@ async def regenerate_batch(
     session: SnapshotSessionDep,
     principal: CurrentPrincipal,
     data: Annotated[VersionIn | None, Body()] = None,
-) -> BatchPublic:
+) -> Response:
     """Generate a draft or rejected batch again from the students as they are now (back to draft).
 
     Like generation, it first waits for every acknowledged registry write, then reads one snapshot.
     """
     version = (data or VersionIn()).version
     await service.regenerate(session, principal, batch=batch, version=version, as_of=request.state.as_of)
-    return await render.to_public(session, batch)
+    return await render.to_response(session, batch)
 
 
 @router.post(
@@ -169,10 +169,10 @@ async def submit_batch(
     session: SessionDep,
     principal: CurrentPrincipal,
     data: Annotated[SubmitIn | None, Body()] = None,
-) -> BatchPublic:
+) -> Response:
     """Submit to the township (or, for schools directly under the county, the county); 公示 starts."""
     await workflow.submit(session, principal, batch=batch, data=data or SubmitIn())
-    return await render.to_public(session, batch)
+    return await render.to_response(session, batch)
 
 
 @router.post(
@@ -186,10 +186,10 @@ async def approve_batch(
     session: SessionDep,
     principal: CurrentPrincipal,
     data: Annotated[ApproveIn | None, Body()] = None,
-) -> BatchPublic:
+) -> Response:
     """Approve at the caller's level: township first, then county (after 公示 and every objection)."""
     await workflow.approve(session, principal, batch=batch, data=data or ApproveIn())
-    return await render.to_public(session, batch)
+    return await render.to_response(session, batch)
 
 
 @router.post(
@@ -200,10 +200,10 @@ async def approve_batch(
 )
 async def reject_batch(
     batch: LockedBatch, data: RejectIn, session: SessionDep, principal: CurrentPrincipal
-) -> BatchPublic:
+) -> Response:
     """Send the batch back to the school with a reason; it may resubmit or regenerate."""
     await workflow.reject(session, principal, batch=batch, data=data)
-    return await render.to_public(session, batch)
+    return await render.to_response(session, batch)
 
 
 @router.post(
@@ -214,10 +214,10 @@ async def reject_batch(
 )
 async def pay_batch(
     batch: LockedBatch, data: PayIn, session: SessionDep, principal: CurrentPrincipal
-) -> BatchPublic:
+) -> Response:
     """Mark an approved batch paid (`paid_on`, `reference`); every line is paid."""
     await workflow.pay(session, principal, batch=batch, data=data)
-    return await render.to_public(session, batch)
+    return await render.to_response(session, batch)
 
 
 @router.post(
@@ -228,7 +228,7 @@ async def pay_batch(
 )
 async def cancel_batch(
     batch: LockedBatch, data: CancelIn, session: SessionDep, principal: CurrentPrincipal
-) -> BatchPublic:
+) -> Response:
     """Cancel a draft or rejected batch; its students become free for another batch."""
     await service.cancel(session, principal, batch=batch, reason=data.reason, version=data.version)
-    return await render.to_public(session, batch)
+    return await render.to_response(session, batch)
