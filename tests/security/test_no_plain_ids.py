@@ -261,7 +261,10 @@ def leftover(folder: Path) -> Path:
 def test_start_up_sweeps_leftover_uploads(stack):
     """Uploads a dead process left behind (no running job) are removed when the service starts."""
     fresh = leftover(stack.data_dir / "imports")
-    os.utime(fresh)  # may be an upload another process is accepting right now: kept
+    # May be an upload another process is accepting right now: kept. Dated a minute ahead, so the
+    # restarts below (slow on a loaded machine) never outlast the sweep's grace (NOL_IMPORT_STALE_SECONDS).
+    ahead = time.time() + 60
+    os.utime(fresh, (ahead, ahead))
     imports, rosters = leftover(stack.data_dir / "imports"), leftover(stack.data_dir / "verifications")
     for name in ("registry", "statistics"):
         stack.stop_process(name)
