@@ -1,6 +1,7 @@
 """Run every benchmark and write bench/RESULTS.md: one table of figures and ratios, the machine described.
 
-    .venv/bin/python -m bench [--only load,batches] [--quick] [--out bench/RESULTS.md]
+    .venv/bin/python -m bench [--only load,batches] [--quick] [--set "stats=--students 1000000"]
+                              [--out bench/RESULTS.md]
 
 Each bench/*.py (not this file, common.py or gateway_variants.py) runs as its own process with
 its defaults (`--quick` passes the small sizes each declares in QUICK below). Figures come from
@@ -11,6 +12,7 @@ none has its closing summary copied under the table. A failed benchmark is repor
 import argparse
 import json
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -34,6 +36,7 @@ QUICK = {
     "rls": ["--students", "50000", "--rounds", "2", "--reps", "10"],
     "service_cost": ["--rounds", "2", "--seconds", "4"],
     "event_lag": ["--rates", "100,300", "--seconds", "5", "--students", "1000"],
+    "bulk_fairness": ["--quick"],
 }
 TAIL = 45
 
@@ -43,9 +46,10 @@ def benchmarks(only: list[str] | None) -> list[Path]:
     return [p for p in found if not only or p.stem in only]
 
 
-def run(path: Path, quick: bool, timeout: float) -> dict:
+def run(path: Path, quick: bool, timeout: float, given: list[str] | None = None) -> dict:
     """Run one benchmark; return its figures, its summary and how it ended."""
-    cmd = [sys.executable, str(path), *(QUICK.get(path.stem, []) if quick else [])]
+    args = given if given is not None else QUICK.get(path.stem, []) if quick else []
+    cmd = [sys.executable, str(path), *args]
     print(f"== {path.stem}: {' '.join(cmd[1:])}", flush=True)
     started = time.monotonic()
     lines: list[str] = []
@@ -110,26 +114,70 @@ def _fmt(value: float | None) -> str:
     return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
 
 
-def write(results: list[dict], out: Path, quick: bool) -> None:
+TARGET = re.compile(r"(<=|>=|<|>)\s*(\d[\d,]*(?:\.\d+)?)\s*(ms|s)?\b")
+SCALE = {"ms": 1.0, "s": 1000.0}
+
+
+def met(figure: dict) -> bool | None:
+    """Whether a figure meets its target: `>= 0.85` and `<= 5` judge the ratio when there is one,
+    `p95 < 100 ms` or `< 30 s` judge the value (in the figure's own unit, ms or s); None without a
+    target or a value."""
+    m = TARGET.search(figure.get("target") or "")
+    value = figure.get("value")
+    if not m or value is None or value != value:  # no target, or nan
+        return None
+    op, bound, unit = m[1], float(m[2].replace(",", "")), m[3]
+    if unit and figure.get("unit") in SCALE:
+        value = value * SCALE[figure["unit"]] / SCALE[unit]
+    elif not unit and figure.get("ratio") is not None:
+        value = figure["ratio"]
+    return {"<": value < bound, "<=": value <= bound, ">": value > bound, ">=": value >= bound}[op]
+
+
+def _verdict(figure: dict) -> str:
+    return {True: "met", False: "**not met**", None: ""}[met(figure)]
+
+
+def write(results: list[dict], out: Path, quick: bool, given: dict[str, list[str]]) -> None:
     rows = [
-        "| benchmark | figure | value | unit | ratio | baseline / note | target |",
-        "| --- | --- | ---: | --- | ---: | --- | --- |",
+        "| benchmark | figure | value | unit | ratio | baseline / note | target | |",
+        "| --- | --- | ---: | --- | ---: | --- | --- | --- |",
     ]
+    targets = ["| benchmark | figure | value | ratio | target | |", "| --- | --- | ---: | ---: | --- | --- |"]
     for r in results:
         for f in r["figures"]:
             cells = [r["name"], f["figure"], _fmt(f["value"]), f["unit"], _fmt(f.get("ratio"))]
-            cells += [f.get("baseline", ""), f.get("target", "")]
+            cells += [f.get("baseline", ""), f.get("target", ""), _verdict(f)]
             rows.append("| " + " | ".join(cells) + " |")
+            if f.get("target"):
+                value = f"{_fmt(f['value'])} {f['unit']}"
+                cells = [r["name"], f["figure"], value, _fmt(f.get("ratio")), f["target"], _verdict(f)]
+                targets.append("| " + " | ".join(cells) + " |")
         if not r["figures"]:
-            rows.append(f"| {r['name']} | (see its summary below) | | | | | |")
+            rows.append(f"| {r['name']} | (see its summary below) | | | | | | |")
+        if r["code"] != 0:
+            failed = f"the run failed (exit {r['code']}): see its summary"
+            targets.append(f"| {r['name']} | {failed} | | | | **not met** |")
     text = [
         "# Benchmark results",
         "",
-        f"`make bench` ({'quick sizes' if quick else 'default sizes'}), "
+        f"`make bench` ({'quick sizes' if quick else 'default sizes'}"
+        + "".join(f"; {name}: `{' '.join(a)}`" for name, a in given.items())
+        + "), "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {git_commit()}.",
         "",
         f"Machine: {machine()}. Load average at the end: {load_average()} "
         "(other work on the machine inflates latencies; ratios are measured in the same run).",
+        "",
+        "## Targets",
+        "",
+        "Every figure that has a target, and whether this run meets it (a ratio target judges the ratio, a",
+        "time target the value). Where one is not met, the run's summary below and the profile in",
+        "`bench/PROFILES.md` say why.",
+        "",
+        *targets,
+        "",
+        "## All figures",
         "",
         *rows,
         "",
@@ -151,9 +199,17 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes (see QUICK)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per benchmark")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=ARGS",
+        help='arguments for one benchmark instead of its defaults, e.g. --set "stats=--students 1000000"',
+    )
     args = parser.parse_args()
-    results = [run(path, args.quick, args.timeout) for path in benchmarks(args.only)]
-    write(results, args.out, args.quick)
+    given = {name: shlex.split(rest) for name, _, rest in (s.partition("=") for s in args.set)}
+    results = [run(p, args.quick, args.timeout, given.get(p.stem)) for p in benchmarks(args.only)]
+    write(results, args.out, args.quick, given)
     sys.exit(0 if all(r["code"] == 0 for r in results) else 1)
 
 

@@ -11,7 +11,7 @@ PostgreSQL, with no framework layers. wrk then drives the same request, with the
 - `bare`: the baseline;
 - `direct`: the registry's own port (token and gateway-signature checks, row-level security, the
   middleware stack, FastAPI's dependencies and response model);
-- `gateway`: through the gateway (token, route roles, audit, one pooled client to the registry).
+- `gateway`: through the gateway (token, route roles, audit, one pooled aiohttp session to the registry).
 
 Targets alternate within each round (drift on the machine hits them alike); figures are medians
 of the rounds. Targets (performance issue): direct ≥ 0.5 × bare at c=8; gateway ≥ 0.85 × direct
