@@ -186,7 +186,8 @@ def write(results: list[dict], out: Path, quick: bool, given: dict[str, list[str
     ]
     for r in results:
         state = "ok" if r["code"] == 0 else f"FAILED (exit {r['code']})"
-        text += [f"### {r['name']} — {state}, {r['seconds']:.0f} s", "", "```", *r["summary"], "```", ""]
+        head = f"### {r['name']} — {state}, {r['seconds']:.0f} s, run {r.get('run', 'now')}"
+        text += [head, "", "```", *r["summary"], "```", ""]
     out.write_text("\n".join(text))
     print(f"\nwrote {out}")
 
@@ -200,6 +201,11 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per benchmark")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
     parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the other benchmarks' figures of the last run (OUT with .json), each marked with its run",
+    )
+    parser.add_argument(
         "--set",
         action="append",
         default=[],
@@ -209,6 +215,14 @@ def main() -> None:
     args = parser.parse_args()
     given = {name: shlex.split(rest) for name, _, rest in (s.partition("=") for s in args.set)}
     results = [run(p, args.quick, args.timeout, given.get(p.stem)) for p in benchmarks(args.only)]
+    kept = args.out.with_suffix(".json")
+    if args.merge and kept.exists():  # the earlier run's other benchmarks, each marked with its run
+        earlier = json.loads(kept.read_text())
+        again = {r["name"] for r in results}
+        results = sorted([r for r in earlier if r["name"] not in again] + results, key=lambda r: r["name"])
+    for r in results:
+        r.setdefault("run", f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {git_commit()}")
+    kept.write_text(json.dumps(results, ensure_ascii=False, indent=1))
     write(results, args.out, args.quick, given)
     sys.exit(0 if all(r["code"] == 0 for r in results) else 1)
 

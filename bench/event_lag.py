@@ -119,7 +119,9 @@ async def caught_up(db: asyncpg.Connection, ids: list[uuid.UUID], version: int =
     deadline = time.monotonic() + 600
     for table, key in PROJECTIONS.values():
         while await db.fetchval(
-            f"SELECT count(*) FROM {table} WHERE {key} = ANY($1::uuid[]) AND version >= $2",  # noqa: S608 (our constants) ids, version
+            f"SELECT count(*) FROM {table} WHERE {key} = ANY($1::uuid[]) AND version >= $2",  # noqa: S608 (our constants)
+            ids,
+            version,
         ) < len(ids):
             if time.monotonic() > deadline:
                 raise SystemExit(f"{table} did not catch up with the registrations")

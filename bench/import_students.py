@@ -47,6 +47,13 @@ from deploy.stack import Stack
 ADMIN = ("admin", "Admin-bench-2026")
 COUNTY, TOWNSHIP = "610928", "610928100"
 SCHOOL = "3161000001"
+# registry.student's columns, in the order final_rows() builds each row (its migrations' order).
+STUDENT_COLUMNS = [
+    "id", "name", "id_number_enc", "id_number_hash", "id_number_masked", "gender", "birth_date",
+    "student_number", "student_number_enc", "ethnicity", "household_id", "village_code", "groups",
+    "disability", "categories", "school_code", "area_code", "stage", "grade", "class_name", "boarding",
+    "status", "warnings", "version", "created_at", "updated_at",
+]  # fmt: skip
 HEADER = ["name", "id_number", "ethnicity", "school_code", "stage", "grade", "class_name", "boarding"]
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = "小明华伟芳娜敏静丽强磊军洋勇艳杰娟涛超秀霞平刚桂英"
@@ -152,7 +159,7 @@ async def import_once(
 
 def final_rows(rows: list[list[str]]) -> list[tuple]:
     """The rows as registry.student stores them (prepared outside the timing)."""
-    from services.kit.crypto import FieldCipher, mask_id_number
+    from services.kit.crypto import FieldCipher, mask_id_number, mask_student_number
 
     cipher = FieldCipher(os.urandom(32))
     now = datetime.now(UTC)
@@ -162,7 +169,8 @@ def final_rows(rows: list[list[str]]) -> list[tuple]:
         gender = "male" if int(idn[16]) % 2 else "female"
         secret = (cipher.encrypt(idn), cipher.lookup_hash(idn), mask_id_number(idn))
         out.append(
-            (uuid.uuid4(), name, *secret, gender, birth, f"G{idn}", ethnicity, None, None, [], None, [],
+            (uuid.uuid4(), name, *secret, gender, birth, mask_student_number(f"G{idn}"),
+             cipher.encrypt(f"G{idn}"), ethnicity, None, None, [], None, [],
              school, TOWNSHIP, stage, int(grade), class_name, boarding == "1", "enrolled", [], 1, now, now)
         )  # fmt: skip
     return out
@@ -179,7 +187,9 @@ async def baselines(conn: asyncpg.Connection, content: bytes, rows: list[tuple])
     await conn.execute("DROP TABLE IF EXISTS public.bench_like")
     await conn.execute("CREATE TABLE public.bench_like (LIKE registry.student INCLUDING ALL)")
     started = time.perf_counter()
-    await conn.copy_records_to_table("bench_like", schema_name="public", records=rows)
+    await conn.copy_records_to_table(
+        "bench_like", schema_name="public", records=rows, columns=STUDENT_COLUMNS
+    )
     like = time.perf_counter() - started
     await conn.execute("DROP TABLE public.bench_raw; DROP TABLE public.bench_like")
     return raw, like
