@@ -185,7 +185,8 @@ async def one_rate(
             sids = list(pending)
             for name, (table, key) in PROJECTIONS.items():
                 rows = await db.fetch(
-                    f"SELECT {key} AS id, version FROM {table} WHERE {key} = ANY($1::uuid[])",  # noqa: S608 sids
+                    f"SELECT {key} AS id, version FROM {table} WHERE {key} = ANY($1::uuid[])",  # noqa: S608
+                    sids,
                 )
                 for row in rows:
                     want = pending.get(row["id"])

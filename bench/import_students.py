@@ -203,7 +203,7 @@ async def drain_and_clean(conn: asyncpg.Connection, relay: bool) -> float:
             break
         await asyncio.sleep(0.5)
     relay = time.perf_counter() - started
-    await conn.execute("TRUNCATE registry.enrollment_change, registry.student, registry.outbox")
+    await conn.execute("TRUNCATE registry.enrollment_change, registry.student, registry.outbox CASCADE")
     await conn.execute("VACUUM ANALYZE registry.student")
     return relay
 

@@ -108,9 +108,14 @@ FILL = [
     """,
     """
     INSERT INTO subsidy.policy (id, code, revision, is_current, name, kind, stages, categories, boarding_only,
-        non_boarders_only, amount_fen, years, area_code, created_by, version)
+        non_boarders_only, amount_fen, years, area_code, created_by, version, rules)
     VALUES (md5('policy')::uuid, 'BENCH-LIVING', 1, true, '生活补助', 'living_allowance', '{primary}',
-            '{registered_poor}', false, false, 62500, '{2026}', '61', 'bench', 1)
+            '{registered_poor}', false, false, 62500, '{2026}', '61', 'bench', 1,
+            jsonb_build_array(jsonb_build_object(  -- a flat policy's rule (policies.rules.legacy_rules)
+                'code', 'STD', 'name', null, 'from_semester', '2026-spring', 'until_semester', '2026-autumn',
+                'amount_fen', 62500, 'stages', '[]'::jsonb, 'grades', '[]'::jsonb, 'boarding', null,
+                'new_entrant', null, 'categories', '[]'::jsonb, 'min_hardship_level', null, 'one_off', false,
+                'shares', null)))
     """,
     """
     INSERT INTO subsidy.batch (id, kind, school_code, area_code, semester, policy_code, policy_id, status,

@@ -39,10 +39,9 @@ import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
 
-from api_gateway.keys import load_keyring
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from api_gateway.keys import load_keyring
 from deploy.stack import Stack
 
 ADMIN = ("admin", "Admin-bench-2026")
