@@ -51,7 +51,7 @@ class Province:
 
     def __init__(self) -> None:
         self.code = f"7{secrets.randbelow(10)}"
-        self.counties = [f"{self.code}{secrets.randbelow(50) * 2 + n:02d}01" for n in (1, 2)]
+        self.counties = [f"{self.code}{secrets.randbelow(49) * 2 + n:02d}01" for n in (1, 2)]
         self.townships = [c + t for c in self.counties for t in ("101", "102")]
         self.villages = [t + v for t in self.townships for v in ("201", "202")]
         self.schools = {
