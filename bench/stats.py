@@ -2,6 +2,7 @@
 """Figures on a province-size projection: p50/p95 of the subsidy and enrollment figures.
 
     .venv/bin/python bench/stats.py [--students 5000000] [--payments-per-student 2] [--runs 30]
+                                    [--keep DIR] [--only county]
 
 Starts its own stack in a temp dir (embedded PostgreSQL and NATS), fills the statistics service's
 projections directly with SQL as the owner (what events would have put there: N students over
@@ -11,6 +12,8 @@ subsidy and enrollment figures of one county and of the whole province, and a co
 village, `--runs` times each (a sixth of that, at least 3, for the province). The figures read rollups
 (services/statistics/figures/rollups.py): the fill writes the facts with the rollup triggers off and
 builds the rollups set-wise afterwards, as `POST /api/v1/stats/rebuild/rollups` does.
+`--keep DIR` keeps the stack's data dir (filled once, reused by later runs of the same size: migrations
+still run on it); `--only county` or `--only province` measures one scope.
 Prints p50/p95 per figure and scope; a request that fails (504) is reported as timed out.
 Targets (issue 17): p95 under 100 ms for a county, 2 s for the province's subsidy figure, 1 s for its
 enrollment figure.
@@ -146,7 +149,7 @@ async def profile(owner_url: str, area: str) -> list[str]:
 TIMED_OUT = "timed out"
 
 
-async def measure(gateway: str, runs: int) -> list[tuple[str, str, float, float, dict]]:
+async def measure(gateway: str, runs: int, only: str | None = None) -> list[tuple[str, str, float, float, dict]]:
     """p50/p95 per figure and scope; a request answered with an error (504: slower than the gateway's
     upstream timeout) is reported as timed out with its time, never as a number of the figure."""
     out = []
@@ -164,6 +167,8 @@ async def measure(gateway: str, runs: int) -> list[tuple[str, str, float, float,
             ("enrollment by village", "county", COUNTY, {"group_by": "village"}),
         )
         for figure, label, area, params in cases:
+            if only and label != only:
+                continue
             samples, body, failed = [], {}, None
             name = figure.split()[0]
             for i in range(runs if label == "county" else max(3, runs // 6)):
@@ -203,8 +208,12 @@ def main() -> None:
     ap.add_argument("--students", type=int, default=5_000_000)
     ap.add_argument("--payments-per-student", type=int, default=2)
     ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--keep", type=Path, help="data dir to keep and reuse (filled once per size)")
+    ap.add_argument("--only", choices=("county", "province"), help="measure one scope only")
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="nol-bench-stats-"))
+    tmp = args.keep.resolve() if args.keep else Path(tempfile.mkdtemp(prefix="nol-bench-stats-"))
+    filled = tmp / "filled"
+    size = f"{args.students} {args.payments_per_student}"
     env = {
         "NOL_ADMIN_USERNAME": ADMIN[0],
         "NOL_ADMIN_PASSWORD": ADMIN[1],
@@ -221,12 +230,19 @@ def main() -> None:
             .set(drivername="postgresql")
             .render_as_string(hide_password=False)
         )
-        times = asyncio.run(fill(owner, args.students, args.payments_per_student))
-        results = asyncio.run(measure(stack.url(), args.runs))
+        if args.keep and filled.exists() and filled.read_text() == size:
+            times = {"fill": 0.0}  # kept from an earlier run
+        else:
+            filled.unlink(missing_ok=True)
+            times = asyncio.run(fill(owner, args.students, args.payments_per_student))
+            if args.keep:
+                filled.write_text(size)
+        results = asyncio.run(measure(stack.url(), args.runs, args.only))
         plan = asyncio.run(profile(owner, PROVINCE))
     finally:
         stack.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
     print("profile of the province-wide households count (EXPLAIN ANALYZE, as the owner):")
     for line in plan:
         print(f"  {line}")

@@ -113,10 +113,13 @@ def _compulsory(d) -> bool:
     return bool(flag) if flag is not None else compulsory_stage(d.stage, d.grade)
 
 
-async def on_student(session: AsyncSession, event: Event) -> None:
-    """Keep the student's current state and its enrollment spans."""
-    d = event.data
-    values = {
+def student_values(d, *, version: int, at: datetime) -> dict:
+    """A student's row of student_fact, from a one-student event's data or a chunk's student (the
+    same fields; an enrollment_changed event also carries the change, whose details say where an
+    out-of-county child went)."""
+    change = getattr(d, "change", None)
+    away = ((change.details if change else None) or {}) if d.status == "out_of_county" else None
+    return {
         "student_id": uuid.UUID(d.id),
         "name": d.name,
         "gender": d.gender,
@@ -134,14 +137,17 @@ async def on_student(session: AsyncSession, event: Event) -> None:
         "status": d.status,
         "categories": d.categories or [],
         "groups": d.groups or [],
-        "version": event.version or 0,
-        "updated_at": event.time,
+        "version": version,
+        "updated_at": at,
+        "out_of_county": away,
     }
-    change = getattr(d, "change", None)  # enrollment_changed events carry the change
-    if d.status == "out_of_county":
-        values["out_of_county"] = (change.details if change else None) or {}
-    elif d.status != "out_of_county":
-        values["out_of_county"] = None
+
+
+async def on_student(session: AsyncSession, event: Event) -> None:
+    """Keep the student's current state and its enrollment spans."""
+    d = event.data
+    values = student_values(d, version=event.version or 0, at=event.time)
+    change = getattr(d, "change", None)
     if not await _upsert(session, StudentFact, values, key=["student_id"], newer="version"):
         return
     on = _date(change.effective_date if change else None) or local_date(event.time)
@@ -538,32 +544,6 @@ async def clear_projections(session: AsyncSession) -> None:
 # -- bulk: an import chunk (edu.registry.bulk.students) on a consumer of its own ----------------------
 
 
-def _bulk_student_values(s, event: Event) -> dict:
-    """A chunk's student as on_student stores it (one-student events carry the same fields)."""
-    return {
-        "student_id": uuid.UUID(s.id),
-        "name": s.name,
-        "gender": s.gender,
-        "birth_date": _date(s.birth_date),
-        "id_number_hash": s.id_number_hash,
-        "id_number_masked": s.id_number_masked,
-        "household_id": _uuid(s.household_id),
-        "village_code": s.village_code,
-        "area_code": s.area_code,
-        "school_code": s.school_code,
-        "stage": s.stage,
-        "grade": s.grade,
-        "compulsory": _compulsory(s),
-        "boarding": bool(s.boarding),
-        "status": s.status,
-        "categories": s.categories or [],
-        "groups": s.groups or [],
-        "version": s.version,
-        "updated_at": event.time,
-        "out_of_county": {} if s.status == "out_of_county" else None,  # an import carries no details
-    }
-
-
 async def on_bulk_students(session: AsyncSession, event: Event) -> None:
     """Apply an import chunk set-wise, as on_student would apply each of its students.
 
@@ -572,7 +552,7 @@ async def on_bulk_students(session: AsyncSession, event: Event) -> None:
     """
     rows = {}
     for s in event.data.students:  # one row per student (a chunk never repeats one; keep the newest)
-        values = _bulk_student_values(s, event)
+        values = student_values(s, version=s.version, at=event.time)
         if values["student_id"] not in rows or rows[values["student_id"]]["version"] < values["version"]:
             rows[values["student_id"]] = values
     if not rows:
