@@ -11,6 +11,7 @@ none has its closing summary copied under the table. A failed benchmark is repor
 
 import argparse
 import json
+import math
 import re
 import shlex
 import subprocess
@@ -138,6 +139,15 @@ def _verdict(figure: dict) -> str:
     return {True: "met", False: "**not met**", None: ""}[met(figure)]
 
 
+def _seconds(record: dict) -> float | None:
+    """How long a benchmark ran, or None where its record does not say (RESULTS.json's records of the
+    2026-12-06 12:38 run were carried over from before the file existed, with NaN in its place)."""
+    value = record.get("seconds")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
 def write(results: list[dict], out: Path, quick: bool, given: dict[str, list[str]]) -> None:
     rows = [
         "| benchmark | figure | value | unit | ratio | baseline / note | target | |",
@@ -186,7 +196,9 @@ def write(results: list[dict], out: Path, quick: bool, given: dict[str, list[str
     ]
     for r in results:
         state = "ok" if r["code"] == 0 else f"FAILED (exit {r['code']})"
-        head = f"### {r['name']} — {state}, {r['seconds']:.0f} s, run {r.get('run', 'now')}"
+        seconds = _seconds(r)
+        took = "time not recorded" if seconds is None else f"{seconds:.0f} s"
+        head = f"### {r['name']} — {state}, {took}, run {r.get('run', 'now')}"
         text += [head, "", "```", *r["summary"], "```", ""]
     out.write_text("\n".join(text))
     print(f"\nwrote {out}")
@@ -222,6 +234,7 @@ def main() -> None:
         results = sorted([r for r in earlier if r["name"] not in again] + results, key=lambda r: r["name"])
     for r in results:
         r.setdefault("run", f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {git_commit()}")
+        r["seconds"] = _seconds(r)  # null, not NaN (which is not JSON), where a record has none
     kept.write_text(json.dumps(results, ensure_ascii=False, indent=1))
     write(results, args.out, args.quick, given)
     sys.exit(0 if all(r["code"] == 0 for r in results) else 1)

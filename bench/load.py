@@ -8,15 +8,18 @@ drives a realistic mix for a few seconds per round — list students (30%), get 
 post an absence (15%), list subsidy batches (10%), enrollment figures (15%) — against:
 
 - `direct`: each request to the owning service's own port (same token: the services verify it);
+  a service port serves plain reads to anyone with a token but writes only with the gateway's
+  signature (kit.gateway_trust), so the direct side signs its writes as the gateway signs what it
+  forwards (the gateway's key from the stack's data dir) and sends its reads as they are;
 - `gateway`: through the gateway (token check, route roles, audit of writes, one pooled aiohttp
   session to the services) — the production path;
 - `gateway+httpx`: the same gateway forwarding with httpx over httpcore's pool (the transport it
   had before), for comparison.
 
-Targets alternate within each round so drift on the machine hits them alike. Prints req/s and
-p50/p95/p99 per target and level, the throughput ratio gateway/direct (target >= 0.7) and the
-p99 the gateway adds (target < 5 ms). One load generator process shares the 2 cores with the
-servers, as clients on the same host would.
+Targets alternate within each round so drift on the machine hits them alike. Prints req/s,
+p50/p95/p99 and the status codes per target and level, the throughput ratio gateway/direct
+(target >= 0.7) and the p99 the gateway adds (target < 5 ms). One load generator process shares
+the 2 cores with the servers, as clients on the same host would.
 """
 
 import argparse
@@ -38,9 +41,11 @@ from stdnum.cn import ric
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from api_gateway.keys import load_keyring  # noqa: E402
 from bench.common import load_average, machine, median, percentile, result  # noqa: E402
 from deploy.embedded import free_port, wait_for_port  # noqa: E402
 from deploy.stack import Stack  # noqa: E402
+from services.kit.settings import Settings  # noqa: E402
 
 ADMIN = ("admin", "Admin-bench-2026")
 COUNTY = "610931"
@@ -143,11 +148,14 @@ async def drive(
     school: str,
     ids: list[str],
     days: list[str],
+    sign: httpx.Auth | None = None,
 ) -> dict:
-    """`level` concurrent workers send the mix for `seconds`; return latencies (ms), count, errors."""
+    """`level` concurrent workers send the mix for `seconds`; return latencies (ms), count, errors and
+    the count of each status code. `sign`: httpx auth for the writes (the direct side's signature)."""
     latencies: list[float] = []
     by_kind: dict[str, list[float]] = defaultdict(list)
     errors: dict[str, int] = defaultdict(int)
+    statuses: dict[int, int] = defaultdict(int)
     deadline = time.perf_counter() + seconds
 
     async def worker() -> None:
@@ -155,7 +163,9 @@ async def drive(
             kind, method, path, body = plan(rng, school, ids, days)
             t = time.perf_counter()
             try:
-                r = await client.request(method, base_of(kind) + path, json=body)
+                auth = sign if sign and method != "GET" else httpx.USE_CLIENT_DEFAULT
+                r = await client.request(method, base_of(kind) + path, json=body, auth=auth)
+                statuses[r.status_code] += 1
                 ok = r.status_code < 400
                 if not ok:
                     errors[f"{kind} {r.status_code}"] += 1
@@ -175,6 +185,7 @@ async def drive(
         "by_kind": by_kind,
         "n": len(latencies),
         "errors": dict(errors),
+        "statuses": dict(statuses),
         "rps": len(latencies) / elapsed,
     }
 
@@ -214,11 +225,16 @@ async def bench(stack: Stack, args: argparse.Namespace, variants: dict[str, str]
     limits = httpx.Limits(
         max_connections=max(args.levels) * 2, max_keepalive_connections=max(args.levels) * 2
     )
+    # The direct side signs its writes as the gateway signs what it forwards (kit.gateway_trust):
+    # without it a service port refuses them (403), which would make the direct side look cheaper.
+    signs = {"direct": load_keyring(Settings(data_dir=stack.data_dir)).signer()}
     async with httpx.AsyncClient(headers=headers, timeout=30, limits=limits, trust_env=False) as client:
         # Warm every path (pools, prepared statements, JWKS caches) before measuring.
-        for base in targets.values():
+        for name, base in targets.items():
             base_of = (lambda k: stack.url(SERVICE_OF[k])) if base is None else (lambda k, b=base: b)
-            await drive(client, base_of, 8, 1.5, rng, school, ids, days)
+            warm = await drive(client, base_of, 8, 1.5, rng, school, ids, days, signs.get(name))
+            if warm["errors"]:
+                print(f"warm-up {name}: errors {warm['errors']}")
         print(
             f"\n{'level':>5}  {'target':<16}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
             f"  {'vs direct':>9}  {'p99 added':>9}  errors"
@@ -231,21 +247,27 @@ async def bench(stack: Stack, args: argparse.Namespace, variants: dict[str, str]
                     base = targets[name]
                     base_of = (lambda k: stack.url(SERVICE_OF[k])) if base is None else (lambda k, b=base: b)
                     runs[name].append(
-                        await drive(client, base_of, level, args.seconds, rng, school, ids, days)
+                        await drive(
+                            client, base_of, level, args.seconds, rng, school, ids, days, signs.get(name)
+                        )
                     )
             summary = {}
             for name, rs in runs.items():
                 lat = [x for run in rs for x in run["lat"]]
                 errors: dict[str, int] = defaultdict(int)
+                statuses: dict[int, int] = defaultdict(int)
                 for run in rs:
                     for k, v in run["errors"].items():
                         errors[k] += v
+                    for code, v in run["statuses"].items():
+                        statuses[code] += v
                 summary[name] = {
                     "rps": median([run["rps"] for run in rs]),
                     "p50": percentile(lat, 50),
                     "p95": percentile(lat, 95),
                     "p99": percentile(lat, 99),
                     "errors": dict(errors),
+                    "statuses": dict(sorted(statuses.items())),
                 }
             direct = summary["direct"]
             for name, s in summary.items():
@@ -275,6 +297,11 @@ async def bench(stack: Stack, args: argparse.Namespace, variants: dict[str, str]
                 )
                 if name != "direct":
                     result("load", f"{tag} p99 added", added, "ms", target="< 5")
+            answers = "; ".join(
+                f"{name} " + " ".join(f"{code}×{n}" for code, n in s["statuses"].items())
+                for name, s in summary.items()
+            )
+            print(f"{'':>5}  status codes: {answers}")
 
 
 def main() -> None:

@@ -3,10 +3,11 @@
 
     .venv/bin/python bench/verification.py [--rows 1000000] [--runs 3]
 
-Starts its own stack in a temp dir (embedded PostgreSQL and NATS; gateway and statistics),
-fills the statistics projections (students, enrollment spans, households, payments) with COPY
-as the database owner (the bench measures the verification job, not event ingestion), and
-per run:
+Starts its own stack in a temp dir (embedded PostgreSQL and NATS; gateway and statistics, and
+the outbox relay of each service statistics projects: the job's read barrier first asks each of
+them to confirm its acknowledged writes, kit.barrier), fills the statistics projections
+(students, enrollment spans, households, payments) with COPY as the database owner (the bench
+measures the verification job, not event ingestion), and per run:
 
 - baseline: the same comparisons written by hand as plain SQL over the same tables, the roster
   already loaded into a table and analysed (no Python, no pinyin, no events, nothing kept);
@@ -43,6 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api_gateway.keys import load_keyring
 from deploy.stack import Stack
+from services.kit.service import projections
+from services.statistics.main import SPEC
 
 ADMIN = ("admin", "Admin-bench-2026")
 SEMESTER, REF, SPAN_FROM = "2026-autumn", date(2026, 9, 1), date(2026, 3, 1)
@@ -56,6 +59,9 @@ GIVEN = list(HOMOPHONES)
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK = "10X98765432"
 KINDS = ("registered_poor", "dibao", "monitored", "tekun", "lifted")
+# The services whose events statistics projects: a verification waits for each one's relay to
+# confirm its acknowledged writes (kit.barrier), so the stack runs those relays (nothing else of them).
+PRODUCERS = sorted({p for ps in projections(SPEC.subscriptions).values() for p in ps} - {SPEC.name})
 
 
 # The hand-written baseline: the same comparisons as plain SQL over the same tables (roster loaded in
@@ -454,10 +460,15 @@ def main() -> None:
     try:
         stack.start_servers()
         stack.migrate()
+        for name in PRODUCERS:
+            stack.spawn(f"relay-{name}")
         for name in ("statistics", "gateway"):
             stack.spawn(name)
         stack.wait_ready(["statistics", "gateway"])
-        print("stack: gateway + statistics, embedded PostgreSQL/NATS")
+        for name in PRODUCERS:
+            if stack.procs[f"relay-{name}"].poll() is not None:
+                raise SystemExit(f"the {name} relay exited; see {tmp / 'logs'}")
+        print(f"stack: gateway + statistics, relays of {', '.join(PRODUCERS)}, embedded PostgreSQL/NATS")
         asyncio.run(bench(stack, d, args.runs))
     finally:
         stack.stop()
