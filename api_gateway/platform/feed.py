@@ -34,12 +34,13 @@ from api_gateway.platform.models import Webhook, WebhookDelivery, dead_letter
 from api_gateway.platform.natsusers import NatsUserSync
 from services.contracts.events.bulk import is_bulk, student_events_raw
 from services.contracts.platform import PLATFORM_VERSION, minimise, subject_for
-from services.kit.consumer import Consumer, subject_matches
+from services.kit.consumer import Consumer, stop_if_cancelled, subject_matches
 from services.kit.crypto import id_cipher
 from services.kit.nats import connect, ensure_stream
 from services.kit.settings import Settings
 
 log = structlog.get_logger()
+STOP_SECONDS = 5.0  # the feed's tasks end within a fetch's second; a stuck one is left behind
 SECRET_CONTEXT = b"webhook_secret"
 SIGNATURE_HEADER = "X-Nol-Signature"
 TIMESTAMP_HEADER = "X-Nol-Timestamp"
@@ -238,6 +239,7 @@ class PlatformFeed:
 
     async def deliver_forever(self) -> None:
         while True:
+            stop_if_cancelled()
             try:
                 if await self.deliver_due() == 0:
                     self.wake.clear()
@@ -345,8 +347,10 @@ class PlatformFeed:
     async def stop(self) -> None:
         for task in self.tasks:
             task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self.tasks:  # bounded, like a service's shutdown: a stuck close never holds the gateway
+            done, _ = await asyncio.wait(self.tasks, timeout=STOP_SECONDS)
+            for task in done:  # retrieved, so none is reported as never retrieved
+                if not task.cancelled():
+                    task.exception()
         await self._close()
         await self.http.aclose()

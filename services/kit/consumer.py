@@ -77,10 +77,17 @@ class Consumer:
     async def handle_traced(self, session: AsyncSession, event: Any) -> None:
         """Run the handler in a span continuing the trace of the request that caused the event."""
         parent = getattr(event, "traceparent", None)
-        attributes = {"messaging.consumer.group.name": self.name, "messaging.message.id": str(event.id),
-                      "event.type": str(event.type)}
-        with tracing.span(f"apply {event.type}", carrier={"traceparent": parent} if parent else None,
-                          kind=tracing.SpanKind.CONSUMER, attributes=attributes):
+        attributes = {
+            "messaging.consumer.group.name": self.name,
+            "messaging.message.id": str(event.id),
+            "event.type": str(event.type),
+        }
+        with tracing.span(
+            f"apply {event.type}",
+            carrier={"traceparent": parent} if parent else None,
+            kind=tracing.SpanKind.CONSUMER,
+            attributes=attributes,
+        ):
             await self.handler(session, event)
             log.debug("event applied", consumer=self.name, event_id=str(event.id), type=event.type)
 
@@ -131,6 +138,7 @@ class Consumer:
     async def run(self) -> None:
         """Fetch, apply and ack forever."""
         while True:
+            stop_if_cancelled()
             try:
                 sub = await self._subscribe()
                 break
@@ -140,6 +148,7 @@ class Consumer:
                 log.warning("consumer subscribe failed; retrying", consumer=self.name, error=repr(exc))
                 await asyncio.sleep(1)
         while True:
+            stop_if_cancelled()
             try:
                 msgs = await sub.fetch(self.batch, timeout=1)
             except (NatsTimeout, TimeoutError):
@@ -163,6 +172,7 @@ class Consumer:
 
     async def _rebind(self, sub: Any, *, patience: int = 30) -> Any:
         for attempt in range(patience + 1):
+            stop_if_cancelled()
             await asyncio.sleep(1)
             try:
                 if attempt < patience:
@@ -274,6 +284,19 @@ async def _settle(call: Awaitable[Any]) -> None:
         raise
     except Exception as exc:
         log.warning("ack/nak not delivered; the event will come again", error=repr(exc))
+
+
+def stop_if_cancelled() -> None:
+    """Raise CancelledError when the running task has been asked to stop.
+
+    Python 3.11's `asyncio.wait_for` (inside nats-py's fetch, and our own waits) can swallow a
+    cancellation that lands as its inner wait completes: the task is marked as cancelling but runs
+    on. A loop that calls this on every turn ends anyway, so a shutdown or a replay that cancels it
+    never waits for ever.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def subject_matches(subject: str, pattern: str) -> bool:
