@@ -39,6 +39,11 @@ async def loans(session: AsyncSession, scope: FigureScope, *, year: int | None) 
             .order_by(lender)
         )
     ).all()
+    return loans_of(rows)
+
+
+def loans_of(rows) -> dict:
+    """The loans figure from (lender, count, amount) rows in lender order ('' for no lender)."""
     by_lender = {name or "unknown": {"count": n, "amount_fen": int(amount)} for name, n, amount in rows}
     return {
         "count": sum(v["count"] for v in by_lender.values()),

@@ -19,8 +19,13 @@ Fallbacks (answered by figures.scan): the subsidy figure of every year at once (
 semester), a year and a semester that disagree, and the enrollment figure on a semester's census day
 (enrollment spans); a breakdown by township or village whose codes nest (a 6-digit area among
 9-digit townships) is computed group by group.
+
+Round trips (issue 17: a county's figure under 100 ms): the cells are one statement, the persons two
+(sole members and movers together), the households one (two for a whole area), the loans of every
+group one; the members and households are read by index-only scans of covering indexes (a17r00000002).
 """
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from itertools import pairwise
 
@@ -30,12 +35,14 @@ from sqlalchemy import (
     distinct,
     exists,
     func,
+    literal,
     literal_column,
     null,
     select,
     text,
     true,
     tuple_,
+    union_all,
 )
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -45,6 +52,7 @@ from services.kit.auth import Role
 from services.statistics.facts.models import (
     EnrollmentCell,
     EnrollmentHousehold,
+    LoanFact,
     PaymentCell,
     PaymentHousehold,
     PaymentMember,
@@ -100,7 +108,10 @@ def distinct_codes(model) -> ColumnElement:
 
 async def _tune(session: AsyncSession) -> None:
     """Memory to hash the groups (no spill to disk), and no JIT compilation (it costs more than the
-    aggregation of a rollup saves): for this transaction only."""
+    aggregation of a rollup saves): for this transaction only. A read in autocommit (a GET) has no
+    transaction beyond each statement, which a local setting would not outlive: nothing to send."""
+    if session.get_bind().get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        return
     await session.execute(text("SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true)"))
 
 
@@ -184,29 +195,44 @@ async def subsidy_groups(
     )
     dims = (base.c.stage, base.c.semester, base.c.policy_kind, base.c.hardship_level)
     g = base.c.g
-    cells = await session.execute(
-        select(
-            g,
-            *dims,
-            func.grouping(*dims),
-            func.sum(base.c.lines),
-            func.sum(base.c.amount_fen),
-            func.sum(base.c.central_fen),
-            func.sum(base.c.provincial_fen),
-            func.sum(base.c.county_fen),
-        ).group_by(
-            func.grouping_sets(
-                tuple_(g), tuple_(g, dims[0]), tuple_(g, dims[1]), tuple_(g, dims[2]), tuple_(g, dims[3])
-            )
+    # One statement: the cells by grouping set, then (grouping -1) by stage and category, each category
+    # in the semester's column.
+    by_cell = select(
+        g,
+        *dims,
+        func.grouping(*dims),
+        func.sum(base.c.lines),
+        func.sum(base.c.amount_fen),
+        func.sum(base.c.central_fen),
+        func.sum(base.c.provincial_fen),
+        func.sum(base.c.county_fen),
+    ).group_by(
+        func.grouping_sets(
+            tuple_(g), tuple_(g, dims[0]), tuple_(g, dims[1]), tuple_(g, dims[2]), tuple_(g, dims[3])
         )
     )
     cat = select(g, base.c.stage, func.unnest(base.c.categories).label("c"), base.c.lines, base.c.amount_fen)
     cat = cat.subquery()
-    cat_cells = await session.execute(
-        select(cat.c.g, cat.c.stage, cat.c.c, func.sum(cat.c.lines), func.sum(cat.c.amount_fen)).group_by(
-            cat.c.g, cat.c.stage, cat.c.c
-        )
-    )
+    by_category = select(
+        cat.c.g,
+        cat.c.stage,
+        cat.c.c,
+        null(),
+        null(),
+        literal(-1),
+        func.sum(cat.c.lines),
+        func.sum(cat.c.amount_fen),
+        null(),
+        null(),
+        null(),
+    ).group_by(cat.c.g, cat.c.stage, cat.c.c)
+    rows = (await session.execute(union_all(by_cell, by_category))).all()
+    cells = [r for r in rows if r[5] != -1]
+    cat_cells = [
+        (gv, stage, category, n, amount)
+        for gv, stage, category, _, _, gbits, n, amount, *_ in rows
+        if gbits == -1
+    ]
     # Persons: sole members summed, movers counted distinctly.
     persons = await _persons(session, scope, dim, y, bit)
     households = await _households(session, scope, dim, y, bit)
@@ -245,16 +271,62 @@ async def subsidy_groups(
         by_stage["by_category"][category] = _money(n, p.get(("stage_category", stage, category), 0), amount)
 
     loan_year = year or (Semester.parse(semester).year if semester else None)
+    loans = await _loans(session, scope, dim, values, year=loan_year)
     result = {}
     for v in values:
         o = one(v)
-        sc = scope if v is WHOLE else scope.of_group(dim, v)
         result[v] = (
             o["total"]
             | {k: dict(sorted(d.items())) for k, d in o["by"].items()}
-            | {"by_share": o["by_share"], "loans": await path.loans(session, sc, year=loan_year)}
+            | {"by_share": o["by_share"], "loans": loans.get(v) or path.loans_of([])}
         )
     return result
+
+
+async def _loans(
+    session: AsyncSession, scope: FigureScope, dim: str | None, values: list, *, year: int | None
+) -> dict:
+    """path.loans for each group of a breakdown, in one grouped query: {value: loans}.
+
+    Loans carry no categories: a loan is in the categories of its student now (as
+    FigureScope.of_group places it). Township and village groups are prefixes: the loans are grouped
+    by their own code, each code then placed in the one group it lies in (the groups do not nest).
+    """
+    if dim is None:
+        return {WHOLE: await path.loans(session, scope, year=year)}
+    t, s = LoanFact, StudentFact
+    where = [t.cancelled.is_(False), scope.where(t)] + ([t.year == year] if year else [])
+    lender = func.coalesce(t.lender, "").label("lender")
+    prefixed = dim in ("township", "village")
+    if dim == "category":
+        g = group_key(scope, s, dim)
+        base = select(g.label("g"), lender, t.amount_fen).join(s, s.student_id == t.student_id)
+    else:
+        column = t.village_code if (dim == "village" or scope.by_household) else t.area_code
+        g = column if prefixed else group_key(scope, t, dim)
+        base = select(g.label("g"), lender, t.amount_fen)
+    base = base.where(*where).subquery()
+    rows = await session.execute(
+        select(base.c.g, base.c.lender, func.count(), func.coalesce(func.sum(base.c.amount_fen), 0))
+        .group_by(base.c.g, base.c.lender)
+        .order_by(base.c.lender, base.c.g)
+    )
+    codes = sorted(v for v in values if v is not None)
+    outside = object()  # a code in none of the groups
+
+    def place(code):
+        """The group a row's code lies in: the greatest group not after it, if it is its prefix."""
+        if code is None or not prefixed:
+            return code
+        i = bisect_right(codes, code) - 1
+        return codes[i] if i >= 0 and code.startswith(codes[i]) else outside
+
+    by: dict = {}
+    for code, name, n, amount in rows:
+        got = by.setdefault(place(code), {})
+        count, fen = got.get(name, (0, 0))
+        got[name] = (count + n, fen + int(amount))
+    return {v: path.loans_of([(name, n, fen) for name, (n, fen) in by[v].items()]) for v in values if v in by}
 
 
 def _signature(model, bit: int | None) -> tuple:
@@ -275,6 +347,8 @@ async def _persons(
         slot = out.setdefault(g if dim is not None else WHOLE, {})
         slot[k] = slot.get(k, 0) + int(n or 0)
 
+    # One statement for the totals and one for the parts, sole members and movers together (UNION ALL).
+    totals, parts = [], []
     for model, sole in ((PaymentPerson, True), (PaymentMember, False)):
         kinds, levels = _signature(model, bit)
         cats = distinct_codes(model) if sole else model.categories
@@ -300,7 +374,7 @@ async def _persons(
 
         g, stage, who_c = base.c.g, base.c.stage, base.c.who
         spring, autumn = base.c.sems.op("&")(1) != 0, base.c.sems.op("&")(2) != 0
-        rows = await session.execute(
+        totals.append(
             select(
                 g,
                 stage,
@@ -310,25 +384,27 @@ async def _persons(
                 count(who_c, only=autumn),
             ).group_by(func.grouping_sets(tuple_(g), tuple_(g, stage)))
         )
-        for gv, st, gbits, n, n_spring, n_autumn in rows:
-            if gbits == 1:
-                add(gv, "total", n)
-                for term, m in (("spring", n_spring), ("autumn", n_autumn)):
-                    if m and (bit is None or BIT[term] == bit):
-                        add(gv, ("semester", f"{y}-{term}"), m)
-            else:
-                add(gv, ("stage", st), n)
         for name, column in (("kind", base.c.kinds), ("level", base.c.levels)):
             sub = select(g, func.unnest(column).label("v"), who_c).subquery()
-            for gv, v, n in await session.execute(
-                select(sub.c.g, sub.c.v, count(sub.c.who)).group_by(sub.c.g, sub.c.v)
-            ):
-                add(gv, (name, v), n)
+            parts.append(
+                select(literal(name), sub.c.g, null(), sub.c.v, count(sub.c.who)).group_by(sub.c.g, sub.c.v)
+            )
         sub = select(g, stage, func.unnest(base.c.cats).label("c"), who_c).subquery()
-        for gv, st, c, n in await session.execute(
-            select(sub.c.g, sub.c.stage, sub.c.c, count(sub.c.who)).group_by(sub.c.g, sub.c.stage, sub.c.c)
-        ):
-            add(gv, ("stage_category", st, c), n)
+        parts.append(
+            select(literal("stage_category"), sub.c.g, sub.c.stage, sub.c.c, count(sub.c.who)).group_by(
+                sub.c.g, sub.c.stage, sub.c.c
+            )
+        )
+    for gv, st, gbits, n, n_spring, n_autumn in await session.execute(union_all(*totals)):
+        if gbits == 1:
+            add(gv, "total", n)
+            for term, m in (("spring", n_spring), ("autumn", n_autumn)):
+                if m and (bit is None or BIT[term] == bit):
+                    add(gv, ("semester", f"{y}-{term}"), m)
+        else:
+            add(gv, ("stage", st), n)
+    for name, gv, st, v, n in await session.execute(union_all(*parts)):
+        add(gv, (name, st, v) if name == "stage_category" else (name, v), n)
     return {g: {k: v for k, v in d.items()} for g, d in out.items()}
 
 
@@ -346,16 +422,17 @@ async def _households(
         # Households reaching beyond the area: counted from their members inside it. Their common prefix
         # lies above the area, outside the caller's wall: read across scopes on purpose (kit.rls), only
         # the count of households with lines inside the scope comes out.
-        member = exists().where(m.household_id == h.household_id, *in_scope)
+        # Driven from those few households (a fence: the planner, misjudging the members of a prefix,
+        # would otherwise probe every household of the area's members).
+        few = select(h.household_id).where(*_in_period(h, y, bit), code.in_(_prefixes(area)))
+        few = few.cte("few").prefix_with("MATERIALIZED")
+        member = exists().where(m.household_id == few.c.household_id, *in_scope)
         async with path.across_scopes(session):
-            spanning = await session.scalar(
-                select(func.count()).where(*_in_period(h, y, bit), code.in_(_prefixes(area)), member)
-            )
+            spanning = await session.scalar(select(func.count()).select_from(few).where(member))
         return {WHOLE: int(whole or 0) + int(spanning or 0)}
-    base = select(group_key(scope, m, dim).label("g"), m.household_id).where(*in_scope).subquery()
-    rows = await session.execute(
-        select(base.c.g, func.count(distinct(base.c.household_id))).group_by(base.c.g)
-    )
+    # Each (group, household) once, then counted: hashed, where COUNT(DISTINCT) would sort the members.
+    base = select(group_key(scope, m, dim).label("g"), m.household_id).where(*in_scope).distinct().subquery()
+    rows = await session.execute(select(base.c.g, func.count()).group_by(base.c.g))
     return {(gv if dim is not None else WHOLE): n for gv, n in rows}
 
 
