@@ -142,9 +142,9 @@ async def compare(
     }
     await _step(conn, "match", sql.CREATE_VM, **params)
     await _step(conn, "unclaimed", sql.CREATE_VU)
-    await _step(conn, "analyze", "DROP TABLE vr; ANALYZE vm")
+    await _step(conn, "analyze", f"DROP TABLE vr; {sql.ANALYZE_VM}")
     await _step(conn, "paid", sql.CREATE_VP, **params)
-    await _step(conn, "analyze", f"ANALYZE vu; ANALYZE vp; {sql.CREATE_VF}")
+    await _step(conn, "analyze", f"ANALYZE vu; {sql.ANALYZE_VP}; {sql.CREATE_VF}")
     started = time.perf_counter()
     await _likely_matches(conn)
     log.debug("verification step", step="likely matches", seconds=round(time.perf_counter() - started, 3))
