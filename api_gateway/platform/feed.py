@@ -34,10 +34,11 @@ from api_gateway.platform.models import Webhook, WebhookDelivery, dead_letter
 from api_gateway.platform.natsusers import NatsUserSync
 from services.contracts.events.bulk import is_bulk, student_events_raw
 from services.contracts.platform import PLATFORM_VERSION, minimise, subject_for
-from services.kit.consumer import Consumer, stop_if_cancelled, subject_matches
+from services.kit.consumer import Consumer, subject_matches
 from services.kit.crypto import id_cipher
 from services.kit.nats import connect, ensure_stream
 from services.kit.settings import Settings
+from services.kit.tasks import stop_if_cancelled
 
 log = structlog.get_logger()
 STOP_SECONDS = 5.0  # the feed's tasks end within a fetch's second; a stuck one is left behind
@@ -149,6 +150,7 @@ class PlatformFeed:
 
     async def _feed(self) -> None:
         while True:  # the brokers may come up after the gateway
+            stop_if_cancelled()
             try:
                 self.nc = await connect(self.settings, name="gateway-platform-feed")
                 self.out = self.nc
@@ -348,9 +350,13 @@ class PlatformFeed:
         for task in self.tasks:
             task.cancel()
         if self.tasks:  # bounded, like a service's shutdown: a stuck close never holds the gateway
-            done, _ = await asyncio.wait(self.tasks, timeout=STOP_SECONDS)
-            for task in done:  # retrieved, so none is reported as never retrieved
-                if not task.cancelled():
-                    task.exception()
+            done, pending = await asyncio.wait(self.tasks, timeout=STOP_SECONDS)
+            for task in done:  # retrieved and said, so none is reported as never retrieved
+                failed = None if task.cancelled() else task.exception()
+                if failed is not None:
+                    log.warning("platform feed task failed", task=task.get_name(), error=repr(failed))
+            if pending:
+                names = [t.get_name() for t in pending]
+                log.warning("platform feed tasks still running after stop", tasks=names)
         await self._close()
         await self.http.aclose()

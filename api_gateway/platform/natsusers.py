@@ -22,6 +22,7 @@ from api_gateway.clients.models import ApiClient
 from services.contracts.platform import scope_subject
 from services.kit import natsauth
 from services.kit.settings import Settings
+from services.kit.tasks import stop_if_cancelled
 
 log = structlog.get_logger()
 
@@ -89,6 +90,7 @@ class NatsUserSync:
 
     async def run(self, every: float = 2.0) -> None:
         while True:
+            stop_if_cancelled()
             try:
                 await self.sync()
             except asyncio.CancelledError:

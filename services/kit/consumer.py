@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.kit import tracing
 from services.kit.settings import Settings
+from services.kit.tasks import stop_if_cancelled
 
 log = structlog.get_logger()
 # An event as the service's contracts parse it: has `.id` and `.type`.
@@ -284,19 +285,6 @@ async def _settle(call: Awaitable[Any]) -> None:
         raise
     except Exception as exc:
         log.warning("ack/nak not delivered; the event will come again", error=repr(exc))
-
-
-def stop_if_cancelled() -> None:
-    """Raise CancelledError when the running task has been asked to stop.
-
-    Python 3.11's `asyncio.wait_for` (inside nats-py's fetch, and our own waits) can swallow a
-    cancellation that lands as its inner wait completes: the task is marked as cancelling but runs
-    on. A loop that calls this on every turn ends anyway, so a shutdown or a replay that cancels it
-    never waits for ever.
-    """
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
 
 
 def subject_matches(subject: str, pattern: str) -> bool:

@@ -23,6 +23,7 @@ from services.kit.barrier import flush_subject
 from services.kit.db import asyncpg_dsn
 from services.kit.events import notify_channel, subject_for
 from services.kit.settings import Settings
+from services.kit.tasks import stop_if_cancelled
 
 log = structlog.get_logger()
 
@@ -162,6 +163,7 @@ class Relay:
             self._wake.set()
 
         while True:
+            stop_if_cancelled()
             conn = None
             try:
                 conn = await asyncpg.connect(dsn)
@@ -185,6 +187,7 @@ class Relay:
         backoff = 0.2
         try:
             while True:
+                stop_if_cancelled()
                 self._wake.clear()  # before draining: a notification during the drain wakes the next round
                 try:
                     await self.drain()

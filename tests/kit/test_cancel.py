@@ -1,4 +1,4 @@
-"""A loop asked to stop ends even when a library lost the cancellation (kit.consumer.stop_if_cancelled).
+"""A loop asked to stop ends even when a library lost the cancellation (kit.tasks.stop_if_cancelled).
 
 Python 3.11's `asyncio.wait_for` can swallow a cancellation that arrives as its inner wait
 completes; nats-py's fetch runs inside one. A consumer loop or the gateway's feed then ran on for
@@ -7,7 +7,7 @@ ever and a shutdown or replay that awaited it hung (seen as a gateway test stuck
 
 import asyncio
 
-from services.kit.consumer import stop_if_cancelled
+from services.kit.tasks import stop_if_cancelled
 
 
 async def _swallowing_loop(turns: list[int], *, check: bool, halt: asyncio.Event | None = None) -> None:
