@@ -56,7 +56,13 @@ def asyncpg_dsn(url: URL) -> str:
 PING_IDLE_SECONDS = 1.0
 
 
-def make_engine(url: URL, *, pool_size: int = 10, application_name: str = "notoneless") -> AsyncEngine:
+def make_engine(
+    url: URL,
+    *,
+    pool_size: int = 10,
+    application_name: str = "notoneless",
+    server_settings: dict[str, str] | None = None,
+) -> AsyncEngine:
     """Create the async engine for a service.
 
     Connections are pinged before use only when they sat idle in the pool for more than
@@ -65,6 +71,9 @@ def make_engine(url: URL, *, pool_size: int = 10, application_name: str = "noton
     under load). A database restart (a failover) takes longer than that, so the connections it broke
     are still found and replaced before a request meets them; one that breaks while in use answers
     a clean 503 (kit.errors.database_unavailable).
+
+    `server_settings` are the service's own session settings (e.g. `work_mem`), set once per
+    connection: they hold for reads in autocommit too, where a transaction-local setting would not.
     """
     engine = create_async_engine(
         url,
@@ -73,7 +82,7 @@ def make_engine(url: URL, *, pool_size: int = 10, application_name: str = "noton
         pool_recycle=1800,
         # A walled transaction's scope travels with its BEGIN (kit.rls.ScopedConnection).
         connect_args={
-            "server_settings": {"application_name": application_name},
+            "server_settings": {**(server_settings or {}), "application_name": application_name},
             "connection_class": ScopedConnection,
         },
     )

@@ -84,6 +84,8 @@ class ServiceSpec:
     list_labels: Labels | None = None
     # Long-running jobs counted by status on /metrics (`nol_jobs{kind,status}`): kind → table with `status`.
     jobs: dict[str, Table] = field(default_factory=dict)
+    # PostgreSQL settings of the service's connections (kit.db.make_engine), e.g. memory for its aggregates.
+    db_settings: dict[str, str] = field(default_factory=dict)
 
 
 async def _run_events(app: FastAPI, spec: ServiceSpec, settings: Settings) -> None:
@@ -163,6 +165,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
             service_url(settings, spec.name),
             pool_size=settings.db_pool_size,
             application_name=f"nol-{spec.name}",
+            server_settings=spec.db_settings,
         )
         app.state.sessionmaker = sessionmaker_for(app.state.engine)
         revocations = RevocationList(

@@ -27,6 +27,9 @@ SPEC = ServiceSpec(
     inbox=inbox,
     dead_letter=dead_letter,
     parse=events.parse,
+    # Figures hash their groups in memory (no spill to disk), and JIT compilation would cost more than a
+    # rollup's aggregation saves: for every connection, reads in autocommit included.
+    db_settings={"work_mem": "64MB", "jit": "off"},
     subscriptions=[
         Subscription(name="statistics", subjects=SUBJECTS, handler=on_event),
         # Import chunks on a consumer of their own: a county's import never delays everyday events.

@@ -39,7 +39,6 @@ from sqlalchemy import (
     literal_column,
     null,
     select,
-    text,
     true,
     tuple_,
     union_all,
@@ -106,15 +105,6 @@ def distinct_codes(model) -> ColumnElement:
     )
 
 
-async def _tune(session: AsyncSession) -> None:
-    """Memory to hash the groups (no spill to disk), and no JIT compilation (it costs more than the
-    aggregation of a rollup saves): for this transaction only. A read in autocommit (a GET) has no
-    transaction beyond each statement, which a local setting would not outlive: nothing to send."""
-    if session.get_bind().get_execution_options().get("isolation_level") == "AUTOCOMMIT":
-        return
-    await session.execute(text("SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true)"))
-
-
 def _period(year: int | None, semester: str | None) -> tuple[int, int | None] | None:
     """(year, semester bit) the rollups answer for, or None (the scan answers)."""
     if semester:
@@ -168,7 +158,6 @@ async def subsidy_groups(
         return None
     y, bit = period
     grouped = dim is not None
-    await _tune(session)
 
     def key(row_key):
         return row_key if grouped else WHOLE
@@ -448,7 +437,6 @@ async def enrollment_groups(
     """The current enrollment figure for each group of a breakdown, or None where the scan must answer."""
     if not groupable(dim, values):
         return None
-    await _tune(session)
     e = EnrollmentCell
 
     def key(gv):
