@@ -189,6 +189,23 @@ async def build(feed: Feeder, p: Province) -> None:
         "school_code": p.schools[(p.townships[0], kids[6]["stage"])],
     }
     await feed.student(moved["sid"], **{k: v for k, v in moved.items() if k != "sid"})
+    # Student loans (read per group in one statement): three lenders, one of them unnamed, another
+    # year's, children in two categories and in none, and a borrower the projection holds no row of.
+    lenders = ("国家开发银行", "", "农村信用社")
+    borrowers = [*kids[:14], {**kids[7], "sid": str(uuid.uuid4())}]
+    for n, kid in enumerate(borrowers):
+        loan = {
+            "id": str(uuid.uuid4()),
+            "student_id": kid["sid"],
+            **{k: kid[k] for k in ("household_id", "area_code", "school_code", "village_code", "stage")},
+            "categories": kid["categories"],
+            "loan_kind": ("national", "origin_credit")[n % 2],
+            "year": YEAR if n % 5 else YEAR - 1,
+            "amount_fen": 800_000 + n,
+            "lender": lenders[n % 3],
+            "repayment_status": "in_school",
+        }
+        await feed.send("edu.subsidy.loan.recorded", loan)
 
 
 def same(got: dict | None, want: dict) -> bool:
@@ -252,6 +269,7 @@ async def test_rollups_equal_the_scan_and_their_rebuild(maker):
         )
         assert movers >= 6
         assert (await rollups.enrollment(session, scopes(p)[0]))["households_by_category"]
+        assert whole["loans"]["count"] >= 10 and len(whole["loans"]["by_lender"]) == 3
     assert checked > 200
 
     async def snapshot() -> dict:
