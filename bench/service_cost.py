@@ -208,8 +208,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
-        print("wrk not installed (apt-get install wrk): per-request cost not measured")
-        return
+        # Failed, not skipped: a RESULTS.md without these rows must say why (bench/__main__ reports it).
+        sys.exit("wrk not installed (apt-get install wrk): per-request cost not measured")
     print(f"machine: {machine()}; load average at start {load_average()}")
     tmp = Path(tempfile.mkdtemp(prefix="nol-bench-cost-"))
     env = {
