@@ -9,7 +9,13 @@ table (a student's row moves to the table's end whenever a payment of theirs cha
 them through the area or village index fetches one heap page per row. The area and village indexes
 now carry every column the figures and the wall read (area, village and school codes, household), so
 the subsidy figure's households count whole areas and breakdowns by an index-only scan: its cost
-follows the county's rows, in index order, not the pages they are spread over.
+follows the county's rows, in index order, not the pages they are spread over. Semester, stage
+and category figures read `sems`, `stage` and `categories` too, so theirs still visit the table.
+
+Deploying: the indexes are rebuilt in the migration's transaction, which holds both tables
+exclusively meanwhile (figures and the statistics consumer wait; tens of seconds at 10 M payment
+lines). Run it in a maintenance window, or build the new indexes CONCURRENTLY under other names
+beforehand and swap them.
 """
 
 from collections.abc import Sequence
