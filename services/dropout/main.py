@@ -23,9 +23,10 @@ from services.dropout.support.routes import router as support_router
 from services.dropout.tasks.routes import router as tasks_router
 from services.dropout.verifications.routes import router as verifications_router
 from services.kit.listing import Labels
-from services.kit.service import BULK_BATCH, ServiceSpec, Subscription, create_service_app
+from services.kit.service import ServiceSpec, Subscription, create_service_app
 from services.kit.settings import Settings
 
+STUDENTS = Subscription("dropout-students", ["edu.registry.student.>"], on_student_event)
 SPEC = ServiceSpec(
     name="dropout",
     list_labels=Labels(COLUMN_LABELS, VALUE_LABELS),
@@ -56,15 +57,9 @@ SPEC = ServiceSpec(
     dead_letter=dead_letter,
     parse=events.parse,
     subscriptions=[
-        Subscription(name="dropout-students", subjects=["edu.registry.student.>"], handler=on_student_event),
+        STUDENTS,
         # Import chunks on a consumer of their own: a county's import never delays everyday events.
-        Subscription(
-            name="dropout-students-bulk",
-            subjects=BULK_SUBJECTS,
-            handler=on_bulk_students,
-            batch=BULK_BATCH,
-            part_of="dropout-students",
-        ),
+        STUDENTS.bulk(BULK_SUBJECTS, on_bulk_students),
         Subscription(
             name="dropout-roster",
             subjects=["edu.statistics.child.not_in_school"],

@@ -66,6 +66,10 @@ class Subscription:
     batch: int = 200  # messages applied per transaction
     part_of: str | None = None
 
+    def bulk(self, subjects: list[str], handler: Handler) -> "Subscription":
+        """The bulk lane of this subscription: `<name>-bulk`, part of this one, few messages a batch."""
+        return Subscription(f"{self.name}-bulk", subjects, handler, batch=BULK_BATCH, part_of=self.name)
+
 
 @dataclass
 class ServiceSpec:

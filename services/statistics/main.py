@@ -6,7 +6,7 @@ from services.contracts import events
 from services.contracts.columns import COLUMN_LABELS, VALUE_LABELS
 from services.contracts.events.bulk import BULK_SUBJECTS
 from services.kit.listing import Labels
-from services.kit.service import BULK_BATCH, ServiceSpec, Subscription, create_service_app
+from services.kit.service import ServiceSpec, Subscription, create_service_app
 from services.kit.settings import Settings
 from services.statistics.db import dead_letter, inbox, outbox
 from services.statistics.facts.consumers import SUBJECTS, on_bulk_students, on_event
@@ -17,6 +17,7 @@ from services.statistics.rebuild_routes import router as rebuild_router
 from services.statistics.verification.models import Verification
 from services.statistics.verification.routes import router as verification_router
 
+EVENTS = Subscription(name="statistics", subjects=SUBJECTS, handler=on_event)
 SPEC = ServiceSpec(
     name="statistics",
     list_labels=Labels(COLUMN_LABELS, VALUE_LABELS),
@@ -31,15 +32,9 @@ SPEC = ServiceSpec(
     # rollup's aggregation saves: for every connection, reads in autocommit included.
     db_settings={"work_mem": "64MB", "jit": "off"},
     subscriptions=[
-        Subscription(name="statistics", subjects=SUBJECTS, handler=on_event),
+        EVENTS,
         # Import chunks on a consumer of their own: a county's import never delays everyday events.
-        Subscription(
-            name="statistics-bulk",
-            subjects=BULK_SUBJECTS,
-            handler=on_bulk_students,
-            batch=BULK_BATCH,
-            part_of="statistics",
-        ),
+        EVENTS.bulk(BULK_SUBJECTS, on_bulk_students),
     ],
     jobs={"verification": Verification.__table__},
 )

@@ -6,7 +6,7 @@ from services.contracts import events
 from services.contracts.columns import COLUMN_LABELS, VALUE_LABELS
 from services.contracts.events.bulk import BULK_SUBJECTS
 from services.kit.listing import Labels
-from services.kit.service import BULK_BATCH, ServiceSpec, Subscription, create_service_app
+from services.kit.service import ServiceSpec, Subscription, create_service_app
 from services.kit.settings import Settings
 from services.subsidy.batches.publicity_routes import router as publicity_router
 from services.subsidy.batches.routes import router as batches_router
@@ -24,6 +24,11 @@ from services.subsidy.policies.routes import router as policies_router
 from services.subsidy.projection.consumer import on_bulk_students, on_registry_event
 from services.subsidy.tasks.routes import router as tasks_router
 
+REGISTRY = Subscription(
+    name="subsidy-registry",
+    subjects=["edu.registry.student.>", "edu.registry.household.>", "edu.registry.school.>"],
+    handler=on_registry_event,
+)
 SPEC = ServiceSpec(
     name="subsidy",
     list_labels=Labels(COLUMN_LABELS, VALUE_LABELS),
@@ -53,19 +58,9 @@ SPEC = ServiceSpec(
     dead_letter=dead_letter,
     parse=events.parse,
     subscriptions=[
-        Subscription(
-            name="subsidy-registry",
-            subjects=["edu.registry.student.>", "edu.registry.household.>", "edu.registry.school.>"],
-            handler=on_registry_event,
-        ),
+        REGISTRY,
         # Import chunks on a consumer of their own: a county's import never delays everyday events.
-        Subscription(
-            name="subsidy-registry-bulk",
-            subjects=BULK_SUBJECTS,
-            handler=on_bulk_students,
-            batch=BULK_BATCH,
-            part_of="subsidy-registry",
-        ),
+        REGISTRY.bulk(BULK_SUBJECTS, on_bulk_students),
     ],
 )
 
