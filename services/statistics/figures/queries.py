@@ -1,6 +1,5 @@
 """The figures, computed in SQL from the projections, always inside the caller's scope."""
 
-from datetime import date
 
 from sqlalchemy import (
     String,
@@ -19,7 +18,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.contracts.calendar import Semester, today
 from services.contracts.vocabulary import HARDSHIP_RANK as HARDSHIP_RANK_BY_LEVEL
-from services.contracts.vocabulary import FundingShare
 from services.kit.auth import Role
 from services.kit.rls import within
 from services.statistics.facts.models import (
@@ -36,17 +34,7 @@ from services.statistics.facts.models import (
 from services.statistics.figures import indicators, path, rollups, scan
 from services.statistics.scope import FigureScope
 
-COUNTED = ("enrolled", "home_taught")
-SHARES = tuple(str(s) for s in FundingShare)
-
-
-def census_date(semester: str) -> date:
-    """The day a semester's enrollment is counted on: 31 March (spring) or 30 September (autumn)."""
-    return Semester.parse(semester).census_day
-
-
-def _money(person_times, students, amount) -> dict:
-    return {"students": students or 0, "person_times": person_times or 0, "amount_fen": int(amount or 0)}
+COUNTED = scan.COUNTED
 
 
 async def subsidy(

@@ -46,7 +46,6 @@ from sqlalchemy import (
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.contracts.calendar import Semester
-from services.contracts.vocabulary import FundingShare
 from services.kit.auth import Role
 from services.statistics.facts.models import (
     EnrollmentCell,
@@ -58,11 +57,10 @@ from services.statistics.facts.models import (
     PaymentPerson,
     StudentFact,
 )
-from services.statistics.figures import path
+from services.statistics.figures import path, scan
 from services.statistics.scope import FigureScope
 
-COUNTED = ("enrolled", "home_taught")
-SHARES = tuple(str(s) for s in FundingShare)
+COUNTED, SHARES = scan.COUNTED, scan.SHARES  # one definition: the scan is the reference
 BIT = {"spring": 1, "autumn": 2}
 TOWNSHIP_DIGITS = 9
 WHOLE = object()  # the key of a figure that is not broken down
