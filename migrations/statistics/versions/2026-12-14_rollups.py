@@ -229,6 +229,36 @@ ENROLLED_CELLS = """
     HAVING sum(k) <> 0
     ORDER BY area_code, village_code, school_code, stage, categories, compulsory"""
 
+
+def changed(kind: str) -> str:
+    """SQL: the statement-level triggers of `{kind}` facts (payments, students) and their function, which
+    hands the rows that left and came to `apply_{kind}` (nothing while `nol.rollups` is off)."""
+    table = f"{S}.{kind[:-1]}_fact"
+    gone, came = f"ARRAY(SELECT ROW(g.*)::{table} FROM gone g)", f"ARRAY(SELECT ROW(n.*)::{table} FROM came n)"
+    return f"""CREATE FUNCTION {S}.{kind}_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF current_setting('nol.rollups', true) = 'off' THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        PERFORM {S}.apply_{kind}('{{}}'::{table}[], {came});
+    ELSIF TG_OP = 'UPDATE' THEN
+        PERFORM {S}.apply_{kind}({gone}, {came});
+    ELSE
+        PERFORM {S}.apply_{kind}({gone}, '{{}}'::{table}[]);
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER {kind}_inserted AFTER INSERT ON {table}
+    REFERENCING NEW TABLE AS came FOR EACH STATEMENT EXECUTE FUNCTION {S}.{kind}_changed();
+CREATE TRIGGER {kind}_updated AFTER UPDATE ON {table}
+    REFERENCING OLD TABLE AS gone NEW TABLE AS came FOR EACH STATEMENT EXECUTE FUNCTION {S}.{kind}_changed();
+CREATE TRIGGER {kind}_deleted AFTER DELETE ON {table}
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION {S}.{kind}_changed();
+"""
+
 PAYMENTS = f"""
 CREATE FUNCTION {S}.refresh_members(keys {S}.year_key[]) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -287,37 +317,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION {S}.payments_changed() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF current_setting('nol.rollups', true) = 'off' THEN
-        RETURN NULL;
-    END IF;
-    IF TG_OP = 'INSERT' THEN
-        PERFORM {S}.apply_payments('{{}}'::{S}.payment_fact[], ARRAY(SELECT ROW(n.*)::{
-    S
-}.payment_fact FROM came n));
-    ELSIF TG_OP = 'UPDATE' THEN
-        PERFORM {S}.apply_payments(ARRAY(SELECT ROW(g.*)::{
-    S
-}.payment_fact FROM gone g), ARRAY(SELECT ROW(n.*)::{S}.payment_fact FROM came n));
-    ELSE
-        PERFORM {S}.apply_payments(ARRAY(SELECT ROW(g.*)::{S}.payment_fact FROM gone g), '{{}}'::{
-    S
-}.payment_fact[]);
-    END IF;
-    RETURN NULL;
-END
-$$;
-CREATE TRIGGER payments_inserted AFTER INSERT ON {S}.payment_fact
-    REFERENCING NEW TABLE AS came FOR EACH STATEMENT EXECUTE FUNCTION {S}.payments_changed();
-CREATE TRIGGER payments_updated AFTER UPDATE ON {S}.payment_fact
-    REFERENCING OLD TABLE AS gone NEW TABLE AS came FOR EACH STATEMENT EXECUTE FUNCTION {
-    S
-}.payments_changed();
-CREATE TRIGGER payments_deleted AFTER DELETE ON {S}.payment_fact
-    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION {S}.payments_changed();
-"""
+{changed('payments')}"""
 
 STUDENTS = f"""
 CREATE FUNCTION {S}.apply_students(gone {S}.student_fact[], came {S}.student_fact[]) RETURNS void
@@ -344,37 +344,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION {S}.students_changed() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF current_setting('nol.rollups', true) = 'off' THEN
-        RETURN NULL;
-    END IF;
-    IF TG_OP = 'INSERT' THEN
-        PERFORM {S}.apply_students('{{}}'::{S}.student_fact[], ARRAY(SELECT ROW(n.*)::{
-    S
-}.student_fact FROM came n));
-    ELSIF TG_OP = 'UPDATE' THEN
-        PERFORM {S}.apply_students(ARRAY(SELECT ROW(g.*)::{
-    S
-}.student_fact FROM gone g), ARRAY(SELECT ROW(n.*)::{S}.student_fact FROM came n));
-    ELSE
-        PERFORM {S}.apply_students(ARRAY(SELECT ROW(g.*)::{S}.student_fact FROM gone g), '{{}}'::{
-    S
-}.student_fact[]);
-    END IF;
-    RETURN NULL;
-END
-$$;
-CREATE TRIGGER students_inserted AFTER INSERT ON {S}.student_fact
-    REFERENCING NEW TABLE AS came FOR EACH STATEMENT EXECUTE FUNCTION {S}.students_changed();
-CREATE TRIGGER students_updated AFTER UPDATE ON {S}.student_fact
-    REFERENCING OLD TABLE AS gone NEW TABLE AS came FOR EACH STATEMENT EXECUTE FUNCTION {
-    S
-}.students_changed();
-CREATE TRIGGER students_deleted AFTER DELETE ON {S}.student_fact
-    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION {S}.students_changed();
-"""
+{changed('students')}"""
 
 REBUILD = f"""
 CREATE FUNCTION {S}.rebuild_rollups() RETURNS void
