@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 from stdnum.cn import ric
 
+from services.contracts.calendar import today as local_today
+
 ADMIN_PASSWORD = "Admin-test-2026"
 USER_PASSWORD = "Passw0rd-test"
 _seq = itertools.count(1)
@@ -33,7 +35,7 @@ def make_id_number(birth: date, *, male: bool | None = None, place: str | None =
 
 
 def birth_for(stage: str, grade: int, today: date | None = None) -> date:
-    today = today or date.today()
+    today = today or local_today()
     year_start = today.year if today.month >= 9 else today.year - 1
     entry = {"preschool": 3, "primary": 6, "junior": 12, "senior": 15, "vocational": 15}[stage]
     age = entry + grade - 1

@@ -2,11 +2,11 @@
 
 import re
 from collections import Counter
-from datetime import date
 
 import pytest
 
 from deploy.demo import data as demo
+from services.contracts.calendar import today as local_today
 from services.registry.areas.schemas import AreaCreate
 from services.registry.domain import SCHOOL_TYPES
 from services.registry.schools.schemas import SchoolCreate
@@ -63,7 +63,7 @@ def test_schools_valid(dataset):
 def test_id_numbers_valid_and_unique(dataset):
     ids = [s["id_number"] for s in dataset.students]
     assert len(set(ids)) == len(ids)
-    today = date.today()
+    today = local_today()
     for value in ids:
         parsed = parse_id_number(value, today=today)
         assert parsed.value == value

@@ -1,7 +1,8 @@
 """Posting absences: one or a list, idempotent per student and date, school days only, in scope."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
+from services.contracts.calendar import today as local_today
 from tests.dropout.helpers import ABSENCES, absence, events, post, student
 from tests.helpers import World
 
@@ -33,7 +34,7 @@ class TestPostAbsences:
 
     async def test_list_keeps_valid_items_and_reports_the_others(self, world: World, db):
         a, b = await student(world, db), await student(world, db)
-        tomorrow = (date.today() + timedelta(days=2)).isoformat()
+        tomorrow = (local_today() + timedelta(days=2)).isoformat()
         body = [
             absence(a, "2026-10-14"),
             absence(b, "2026-10-14", "sick"),

@@ -1,12 +1,13 @@
 """Scattered absences open a case; after a failed persuasion, a notice to the guardian whose deadline is
 a task; the steps that follow; a child's responsible persons on both lines — through the gateway."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
+from services.contracts.calendar import today as local_today
 from tests.dropout.helpers import CASES, absence, cases_of, events, post, student, tasks
 from tests.helpers import World
 
-TODAY = date.today()
+TODAY = local_today()
 DEFAULTS = "/api/v1/dropout/responsible-defaults"
 
 

@@ -1,15 +1,16 @@
 """结对帮扶: pairings, the helper's record and due tasks, visit months, 受扶持率 — through the gateway."""
 
 import secrets
-from datetime import date, timedelta
+from datetime import timedelta
 
+from services.contracts.calendar import today as local_today
 from tests.dropout.helpers import projected, tasks
 from tests.helpers import World, eventually
 
 PAIRINGS = "/api/v1/support/pairings"
 RATE = "/api/v1/support/rate"
 CAMPAIGNS = "/api/v1/support/campaigns"
-TODAY = date.today()
+TODAY = local_today()
 
 
 async def poor_student(world: World, db, village: str, *, school: str = "primary", poor: bool = True) -> dict:

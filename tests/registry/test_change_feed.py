@@ -2,10 +2,10 @@
 
 import secrets
 import uuid
-from datetime import date
 
 import asyncpg
 
+from services.contracts.calendar import today as local_today
 from tests.helpers import Api, World, eventually
 
 FEED = "/api/v1/changes/students"
@@ -92,7 +92,7 @@ class TestChangeFeed:
             201,
             json={
                 "kind": "transfer",
-                "effective_date": date.today().isoformat(),
+                "effective_date": local_today().isoformat(),
                 "details": {"school_code": world.schools["junior"]["code"]},
             },
         )

@@ -1,10 +1,10 @@
 """Enrollment changes are kept as history; transfers keep one student."""
 
-from datetime import date
 
+from services.contracts.calendar import today as local_today
 from tests.helpers import World
 
-TODAY = date.today().isoformat()
+TODAY = local_today().isoformat()
 
 
 class TestEnrollmentChanges:

@@ -4,15 +4,15 @@ The outside test's finding: a school user of county B transferred its pupil into
 and A's next batch paid the child without A ever accepting it.
 """
 
-from datetime import date
 
 import pytest
 
+from services.contracts.calendar import today as local_today
 from tests import conftest
 from tests.helpers import Api, World
 from tests.subsidy.helpers import add_student, make_batch, make_policy, projected, world_projected
 
-TODAY = date.today().isoformat()
+TODAY = local_today().isoformat()
 
 
 @pytest.fixture

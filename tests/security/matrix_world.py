@@ -20,6 +20,7 @@ from typing import Any
 
 from stdnum import luhn
 
+from services.contracts.calendar import today as local_today
 from services.dropout.students.unregistered import stand_in_id
 from services.kit.crypto import FieldCipher
 from services.subsidy.domain import current_semester
@@ -27,7 +28,7 @@ from tests.dropout.helpers import direct
 from tests.helpers import USER_PASSWORD, Api, World, birth_for, eventually, make_id_number
 from tests.security import access_matrix as m
 
-TODAY = date.today()
+TODAY = local_today()
 PAST = "2026-spring" if TODAY >= date(2026, 8, 1) else "2025-autumn"
 POSTED = (TODAY - timedelta(days=5)).isoformat()  # a notice posted five days ago has run its course
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"

@@ -11,7 +11,7 @@ covered too.
 import re
 import secrets
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from services.contracts.calendar import today as local_today
 from services.kit.auth import Principal, Role
 from services.kit.db import make_engine, service_url, sessionmaker_for
 from services.kit.rls import SYSTEM, acting_as, scope_for
@@ -194,7 +195,7 @@ def dummy(col: asyncpg.Record) -> Any:
     if kind == "boolean":
         return False
     if kind == "date":
-        return date.today()
+        return local_today()
     if kind.startswith("timestamp"):
         return datetime.now(UTC)
     if kind in ("jsonb", "json"):
@@ -466,7 +467,7 @@ class TestAcrossScopesOnPurpose:
             202,
             json={
                 "kind": "transfer",
-                "effective_date": date.today().isoformat(),
+                "effective_date": local_today().isoformat(),
                 "details": {"school_code": neighbour.schools["primary"]["code"]},
             },
         )
@@ -500,7 +501,7 @@ class TestAcrossScopesOnPurpose:
             202,
             json={
                 "kind": "transfer",
-                "effective_date": date.today().isoformat(),
+                "effective_date": local_today().isoformat(),
                 "details": {"school_code": neighbour.schools["primary"]["code"]},
             },
         )

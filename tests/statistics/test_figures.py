@@ -6,6 +6,7 @@ from datetime import date
 
 import openpyxl
 
+from services.contracts.calendar import today as local_today
 from tests.helpers import Api, World, eventually
 
 
@@ -41,7 +42,7 @@ class TestEnrollmentFigures:
         # A suspended student is not counted; a home-taught one is.
         url = f"/api/v1/students/{s3['id']}/enrollment-changes"
         await county.ok(
-            "POST", url, 201, json={"kind": "suspend", "effective_date": date.today().isoformat()}
+            "POST", url, 201, json={"kind": "suspend", "effective_date": local_today().isoformat()}
         )
         got = await _settled(
             county,
@@ -64,7 +65,7 @@ class TestEnrollmentFigures:
         await _settled(county, "/api/v1/stats/enrollment", lambda g: g["students"] == 1)
         # Registered today: not yet enrolled on last year's census days.
         last_year = await county.ok(
-            "GET", "/api/v1/stats/enrollment", params={"semester": f"{date.today().year - 1}-autumn"}
+            "GET", "/api/v1/stats/enrollment", params={"semester": f"{local_today().year - 1}-autumn"}
         )
         assert last_year["students"] == 0
 

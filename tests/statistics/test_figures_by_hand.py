@@ -5,8 +5,8 @@ primary boarder. Policies: a living allowance (62,500 fen) and a grant (10,001 f
 both paid in the past semester; a scholarship batch generated but never paid (not counted).
 """
 
-from datetime import date
 
+from services.contracts.calendar import today as local_today
 from tests.dropout.helpers import student as dropout_student
 from tests.helpers import Api, World, eventually
 from tests.subsidy.helpers import (
@@ -141,7 +141,7 @@ async def test_lock_holds_against_later_events(world: World, db, api: Api):
 
 async def test_dropout_disability_and_check_figures(world: World, db):
     county, school = world.users["county"], world.users["school"]
-    year = date.today().year
+    year = local_today().year
     kids = [
         await dropout_student(
             world, db, village=world.villages[0], disability={"category": "physical", "grade": 2}
@@ -164,7 +164,7 @@ async def test_dropout_disability_and_check_figures(world: World, db):
         "POST",
         f"/api/v1/students/{kids[2]['id']}/enrollment-changes",
         201,
-        json={"kind": "drop_out", "effective_date": date.today().isoformat(), "reason": "外出务工"},
+        json={"kind": "drop_out", "effective_date": local_today().isoformat(), "reason": "外出务工"},
     )
     settled = _all_of({"cases_opened": 3, "dropped_out": 1})
     got = await _settled(county, "/api/v1/stats/dropout", settled, year=year)

@@ -11,11 +11,11 @@ import json
 import secrets
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
 
 import asyncpg
 import pytest
 
+from services.contracts.calendar import today as local_today
 from services.kit.crypto import mask_id_number
 from services.kit.settings import Settings
 from services.kit.spreadsheet import read_table
@@ -360,10 +360,10 @@ class TestPreparation:
         path.write_bytes(text.encode())
         with read_table(path, "r.csv") as table:
             layout = Layout.of(table.header)
-            whole = prepare(KEY, layout, list(table.rows), date.today())
+            whole = prepare(KEY, layout, list(table.rows), local_today())
         spans = csv_spans(path.read_bytes(), 10_000)
         assert spans is not None and len(spans) > 5
-        parts = [prepare_range(KEY, layout, str(path), span, "utf-8-sig", date.today()) for span in spans]
+        parts = [prepare_range(KEY, layout, str(path), span, "utf-8-sig", local_today()) for span in spans]
         assert b"".join(p.data for p in parts) == whole.data and sum(len(p.rows) for p in parts) == 3000
         assert [n for p in parts for n in p.rows] == list(whole.rows)
         assert csv_spans(b'a,b\n"x\ny",1\n', 10) is None  # a quoted field may span lines: read in one pass
@@ -374,7 +374,7 @@ class TestPreparation:
         rows = self._roster(CHUNK * 2 + 5)
         rows[7][2] = "bad"
         got = [p async for p in runner._chunks(Source(layout=JSON_LAYOUT, rows=rows))]
-        whole = prepare(KEY, JSON_LAYOUT, list(enumerate(rows, start=1)), date.today())
+        whole = prepare(KEY, JSON_LAYOUT, list(enumerate(rows, start=1)), local_today())
         assert [p.count for p in got] == [CHUNK, CHUNK, 5]
         assert b"".join(p.data for p in got) == whole.data and got[0].errors == [
             {"row": 8, "field": "id_number", "msg": "must be 18 characters, got 3"}

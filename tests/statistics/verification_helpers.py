@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from services.contracts.calendar import today as local_today
 from services.kit.spreadsheet import write_xlsx
 from services.statistics.figures.routes import current_semester
 from tests.helpers import Api, World, birth_for, eventually, make_id_number
@@ -19,7 +20,7 @@ from tests.helpers import Api, World, birth_for, eventually, make_id_number
 SEMESTER = current_semester()
 YEAR = int(SEMESTER[:4])
 SEMESTER_START = date(YEAR, 2, 1) if SEMESTER.endswith("spring") else date(YEAR, 8, 1)
-TODAY = date.today()
+TODAY = local_today()
 POSTED = (TODAY - timedelta(days=5)).isoformat()
 SCHOOL_YEAR = date(YEAR if SEMESTER.endswith("autumn") else YEAR - 1, 9, 1)
 HEADER = ["户编号", "姓名", "身份证号", "户状态"]

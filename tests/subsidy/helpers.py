@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from services.contracts.calendar import today as local_today
 from services.subsidy.domain import current_semester
 from tests.helpers import Api, World, eventually
 
-TODAY = date.today()
+TODAY = local_today()
 PAST = "2026-spring" if TODAY >= date(2026, 8, 1) else "2025-autumn"
 PAST_YEAR = int(PAST[:4])
 CURRENT = current_semester()

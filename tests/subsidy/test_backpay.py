@@ -1,7 +1,8 @@
 """Back-pay (补发): a household that becomes eligible yields proposals that go through the same approvals."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
+from services.contracts.calendar import today as local_today
 from tests.helpers import World, eventually
 from tests.subsidy.helpers import (
     CURRENT,
@@ -16,7 +17,7 @@ from tests.subsidy.helpers import (
 )
 
 DISBURSEMENTS = "/api/v1/subsidy/disbursements"
-SINCE = (date.today() - timedelta(days=30)).isoformat()
+SINCE = (local_today() - timedelta(days=30)).isoformat()
 
 
 async def poor_later(world: World, db) -> tuple[dict, dict]:

@@ -1,10 +1,10 @@
 """Nobody paid twice: a database constraint across all schools and counties; transfers excluded with where."""
 
-from datetime import date
 
 import asyncpg
 import pytest
 
+from services.contracts.calendar import today as local_today
 from tests.helpers import World
 from tests.subsidy.helpers import (
     add_student,
@@ -30,7 +30,7 @@ class TestNoDoublePayment:
             201,
             json={
                 "kind": "transfer",
-                "effective_date": date.today().isoformat(),
+                "effective_date": local_today().isoformat(),
                 "details": {"school_code": world.schools["other_primary"]["code"], "boarding": True},
             },
         )
@@ -59,7 +59,7 @@ class TestNoDoublePayment:
             "POST",
             f"/api/v1/students/{s['id']}/enrollment-changes",
             201,
-            json={"kind": "transfer", "effective_date": date.today().isoformat(),
+            json={"kind": "transfer", "effective_date": local_today().isoformat(),
                   "details": {"school_code": world.schools["other_primary"]["code"]}},
         )  # fmt: skip
         await projected(db, await county.ok("GET", f"/api/v1/students/{s['id']}"))

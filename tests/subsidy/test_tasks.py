@@ -1,7 +1,8 @@
 """Deadlines: unpaid batches near or past their deadline appear in the responsible users' tasks."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
+from services.contracts.calendar import today as local_today
 from services.subsidy.domain import deadline_of
 from tests.helpers import World
 from tests.subsidy.helpers import (
@@ -42,7 +43,7 @@ class TestTasks:
         assert kinds(await u["county"].ok("GET", TASKS), batch) == ["approve_batch"]
         await act(u["county"], batch, "approve")
         assert kinds(await u["county"].ok("GET", TASKS), batch) == ["pay_batch"]
-        await act(u["county"], batch, "pay", paid_on=date.today().isoformat(), reference="P")
+        await act(u["county"], batch, "pay", paid_on=local_today().isoformat(), reference="P")
         assert kinds(await u["county"].ok("GET", TASKS), batch) == []
 
     async def test_only_near_deadline(self, world: World, db):
