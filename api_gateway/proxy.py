@@ -26,7 +26,7 @@ from yarl import URL
 from api_gateway.routing import API, LINKS, ROUTES, check_route_access, link_service_for, service_for
 from services.kit import tracing
 from services.kit.errors import AppError, NotFound, Unauthorized, Unavailable, problem
-from services.kit.gateway_trust import HEADER, sign
+from services.kit.gateway_trust import HEADER, hop_key, sign_mac
 from services.kit.settings import Settings
 from services.kit.tracing import httpx_hook
 
@@ -98,6 +98,14 @@ class Upstream:
     def __init__(self, settings: Settings):
         self.settings = settings
         self._session: aiohttp.ClientSession | None = None
+        self._hop_keys: dict[str, bytes] = {}
+
+    def hop_key(self, service: str) -> bytes:
+        """Return the key the gateway signs requests to `service` with (kit.gateway_trust, v2)."""
+        key = self._hop_keys.get(service)
+        if key is None:
+            key = self._hop_keys[service] = hop_key(self.settings, service)
+        return key
 
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -251,21 +259,10 @@ async def _proxy(scope: Scope, receive: Receive, service: str) -> Response:
     if body is None and length is None and method in _EMPTY_BODY_LENGTH:
         length = "0"
         headers.append((b"content-length", b"0"))
-    # The service answers only what the gateway signed (kit.gateway_trust).
-    keyring = app_state.keyring
-    headers.append(
-        (
-            HEADER.encode(),
-            sign(
-                keyring.private_key,
-                keyring.kid,
-                method=method,
-                target=target,
-                authorization=authorization,
-                length=length,
-            ).encode(),
-        )
-    )
+    # The service answers only what the gateway signed (kit.gateway_trust: the v2 form, its own key).
+    key = upstream_pool.hop_key(service)
+    signature = sign_mac(key, method=method, target=target, authorization=authorization, length=length)
+    headers.append((HEADER.encode(), signature.encode()))
     url = URL(settings.service_url(service) + target.decode("latin-1"), encoded=True)
     try:
         upstream = await upstream_pool.session().request(

@@ -17,7 +17,7 @@ from fastapi import Depends, Request
 
 from services.kit import rls
 from services.kit.errors import Forbidden, RateLimited, Unauthorized
-from services.kit.gateway_trust import NotViaGateway, SignatureVerifier
+from services.kit.gateway_trust import NotViaGateway, SignatureVerifier, hop_key
 from services.kit.revocation import RevocationList
 from services.kit.settings import Settings
 
@@ -255,7 +255,10 @@ class RequireTokenMiddleware:
 
     def signatures(self, scope) -> SignatureVerifier:
         if self._signatures is None:  # the token verifier is made in the app's lifespan
-            self._signatures = SignatureVerifier(scope["app"].state.verifier.public_key)
+            state = scope["app"].state
+            self._signatures = SignatureVerifier(
+                state.verifier.public_key, mac_key=hop_key(state.settings, state.service)
+            )
         return self._signatures
 
     async def __call__(self, scope, receive, send) -> None:
