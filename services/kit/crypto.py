@@ -30,12 +30,18 @@ from services.kit.settings import Settings
 
 
 def _master_key(settings: Settings) -> bytes:
-    if settings.data_key:
-        key = base64.b64decode(settings.data_key)
+    return _master_key_of(settings.data_key, settings.data_dir)
+
+
+@lru_cache(maxsize=8)
+def _master_key_of(data_key: str | None, data_dir: Path) -> bytes:
+    """Read the data key once per process and source (it never changes while a process runs)."""
+    if data_key:
+        key = base64.b64decode(data_key)
         if len(key) != 32:
             raise ValueError("NOL_DATA_KEY must be 32 bytes, base64-encoded")
         return key
-    path = settings.data_dir / "keys" / "data.key"
+    path = data_dir / "keys" / "data.key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(f"{path}.{os.getpid()}.tmp")
