@@ -23,6 +23,8 @@ from services.kit.tasks import stop_if_cancelled
 log = structlog.get_logger()
 # An event as the service's contracts parse it: has `.id` and `.type`.
 Handler = Callable[[AsyncSession, Any], Awaitable[None]]
+# Applies several fresh events in order in one session, as the handler would one by one (set-wise).
+BatchHandler = Callable[[AsyncSession, list[Any]], Awaitable[None]]
 Parser = Callable[[bytes], Any]
 ERROR_LIMIT = 4000  # characters of an error kept with a dead letter
 OUTAGE_RETRY_SECONDS = 2.0
@@ -44,8 +46,10 @@ class Consumer:
         settings: Settings,
         dead_letter: Table | None = None,
         batch: int = 200,
+        batch_handler: BatchHandler | None = None,
     ):
         self.name, self.handler, self.parse, self.inbox = name, handler, parse, inbox
+        self.batch_handler = batch_handler
         self.dead_letter = dead_letter
         self.subjects = [f"{settings.subject_prefix}.{s.partition('.')[2]}" for s in subjects]
         self.sessionmaker, self.js, self.settings, self.batch = sessionmaker, js, settings, batch
@@ -92,6 +96,20 @@ class Consumer:
             await self.handler(session, event)
             log.debug("event applied", consumer=self.name, event_id=str(event.id), type=event.type)
 
+    async def _handle_set_wise(self, session: AsyncSession, events: list[Any]) -> None:
+        """Run the batch handler in one span linked to the trace of each event it applies."""
+        parents = [p for p in (getattr(e, "traceparent", None) for e in events) if p]
+        attributes = {
+            "messaging.consumer.group.name": self.name,
+            "messaging.batch.message_count": len(events),
+        }
+        kind = tracing.SpanKind.CONSUMER
+        with tracing.span(f"apply {len(events)} events", kind=kind, attributes=attributes, links=parents):
+            await self.batch_handler(session, events)
+            await session.flush()
+            session.expunge_all()
+        log.debug("events applied", consumer=self.name, count=len(events))
+
     async def apply_many(self, events: list[Any]) -> int:
         """Apply events in order in ONE transaction (inbox rows and effects together); return how many."""
         ids = [uuid.UUID(e.id) for e in events]
@@ -111,15 +129,20 @@ class Consumer:
                     )
                 ).scalars()
             )
-            applied = 0
+            todo = []
             for event_id, event in zip(ids, events, strict=True):
                 if event_id not in fresh:
                     continue  # in the inbox already, or twice in this batch (a re-publish)
                 fresh.discard(event_id)
-                await self.handle_traced(session, event)
-                await session.flush()
-                session.expunge_all()  # each event starts as on a fresh session
-                applied += 1
+                todo.append(event)
+            if self.batch_handler is not None and len(todo) > 1:
+                await self._handle_set_wise(session, todo)
+            else:
+                for event in todo:
+                    await self.handle_traced(session, event)
+                    await session.flush()
+                    session.expunge_all()  # each event starts as on a fresh session
+            applied = len(todo)
         self.applied += applied
         self.duplicates += len(events) - applied
         return applied

@@ -16,7 +16,7 @@ from services.kit.app import App
 from services.kit.auth import RequireTokenMiddleware, TokenVerifier
 from services.kit.barrier import Barrier
 from services.kit.conditional import ConditionalMiddleware, gzip
-from services.kit.consumer import Consumer, Handler, Parser
+from services.kit.consumer import BatchHandler, Consumer, Handler, Parser
 from services.kit.db import make_engine, service_url, sessionmaker_for
 from services.kit.docs import install_offline_docs
 from services.kit.errors import install_error_handlers
@@ -65,6 +65,8 @@ class Subscription:
     handler: Handler
     batch: int = 200  # messages applied per transaction
     part_of: str | None = None
+    # Applies a fetched batch set-wise instead of `handler` event by event (kit.consumer.BatchHandler).
+    batch_handler: BatchHandler | None = None
 
     def bulk(self, subjects: list[str], handler: Handler) -> "Subscription":
         """The bulk lane of this subscription: `<name>-bulk`, part of this one, few messages a batch."""
@@ -134,6 +136,7 @@ async def _run_events(app: FastAPI, spec: ServiceSpec, settings: Settings) -> No
             settings=settings,
             dead_letter=spec.dead_letter,
             batch=sub.batch,
+            batch_handler=sub.batch_handler,
         )
         app.state.consumers[sub.name] = (consumer, asyncio.create_task(consumer.run()))
     try:

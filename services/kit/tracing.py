@@ -10,7 +10,7 @@ the SDK off altogether.
 
 import contextlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import structlog
@@ -79,10 +79,19 @@ def span(
     carrier: Mapping[str, str] | None = None,
     kind: SpanKind = SpanKind.INTERNAL,
     attributes: Mapping[str, Any] | None = None,
+    links: Iterable[str] = (),
 ) -> Iterator[trace.Span]:
-    """Run a block in a span, a child of `carrier`'s `traceparent` when given, else of the current one."""
+    """Run a block in a span, a child of `carrier`'s `traceparent` when given, else of the current one.
+
+    `links`: `traceparent`s of other traces the block also serves (e.g. several events applied at once).
+    """
+    linked = []
+    for parent in links:
+        ctx = trace.get_current_span(_propagator.extract({"traceparent": parent})).get_span_context()
+        if ctx.is_valid:
+            linked.append(trace.Link(ctx))
     with _tracer.start_as_current_span(
-        name, context=_parent(carrier), kind=kind, attributes=dict(attributes or {})
+        name, context=_parent(carrier), kind=kind, attributes=dict(attributes or {}), links=linked
     ) as current:
         yield current
 

@@ -9,7 +9,7 @@ from services.kit.listing import Labels
 from services.kit.service import ServiceSpec, Subscription, create_service_app
 from services.kit.settings import Settings
 from services.statistics.db import dead_letter, inbox, outbox
-from services.statistics.facts.consumers import SUBJECTS, on_bulk_students, on_event
+from services.statistics.facts.consumers import SUBJECTS, on_bulk_students, on_event, on_events
 from services.statistics.figures.routes import router as figures_router
 from services.statistics.ledger.routes import router as ledger_router
 from services.statistics.lock_routes import router as locks_router
@@ -17,7 +17,7 @@ from services.statistics.rebuild_routes import router as rebuild_router
 from services.statistics.verification.models import Verification
 from services.statistics.verification.routes import router as verification_router
 
-EVENTS = Subscription(name="statistics", subjects=SUBJECTS, handler=on_event)
+EVENTS = Subscription(name="statistics", subjects=SUBJECTS, handler=on_event, batch_handler=on_events)
 SPEC = ServiceSpec(
     name="statistics",
     list_labels=Labels(COLUMN_LABELS, VALUE_LABELS),

@@ -144,28 +144,9 @@ def student_values(d, *, version: int, at: datetime) -> dict:
 
 
 async def on_student(session: AsyncSession, event: Event) -> None:
-    """Keep the student's current state and its enrollment spans."""
-    d = event.data
-    values = student_values(d, version=event.version or 0, at=event.time)
-    change = getattr(d, "change", None)
-    if not await _upsert(session, StudentFact, values, key=["student_id"], newer="version"):
-        return
-    on = _date(change.effective_date if change else None) or local_date(event.time)
-    span = {k: values[k] for k in SPAN_FIELDS}
-    t = EnrollmentSpan
-    current = (
-        await session.execute(
-            select(t).where(t.student_id == values["student_id"], t.valid_to.is_(None)).with_for_update()
-        )
-    ).scalar_one_or_none()
-    if current is not None:
-        if all(getattr(current, k) == v for k, v in span.items()):
-            return
-        if current.valid_from >= on:  # same day: the later state replaces the earlier one
-            await session.delete(current)
-        else:
-            await session.execute(update(t).where(t.id == current.id).values(valid_to=on))
-    session.add(EnrollmentSpan(student_id=values["student_id"], valid_from=on, **span))
+    """Keep the student's current state and its enrollment spans (on_events applies runs of them)."""
+    row = _student_row(event)
+    await _apply_students(session, {row[0]["student_id"]: row})
 
 
 async def on_household(session: AsyncSession, event: Event) -> None:
@@ -464,8 +445,9 @@ async def on_hardship(session: AsyncSession, event: Event) -> None:
     )
 
 
+STUDENT_EVENTS = "edu.registry.student."
 HANDLERS = {
-    "edu.registry.student.": on_student,
+    STUDENT_EVENTS: on_student,
     "edu.registry.household.": on_household,
     "edu.subsidy.disbursement.": on_disbursement,
     "edu.dropout.case.": on_case,
@@ -545,16 +527,51 @@ async def clear_projections(session: AsyncSession) -> None:
 
 
 async def on_bulk_students(session: AsyncSession, event: Event) -> None:
-    """Apply an import chunk set-wise, as on_student would apply each of its students.
-
-    One upsert (a newer version wins, as on_student), then the enrollment spans of the students
-    it wrote: one read of their open spans, one close, one delete (same day), one insert.
-    """
-    rows = {}
+    """Apply an import chunk set-wise, as on_student would apply each of its students."""
+    on = local_date(event.time)
+    rows: dict[uuid.UUID, tuple[dict, date]] = {}
     for s in event.data.students:  # one row per student (a chunk never repeats one; keep the newest)
         values = student_values(s, version=s.version, at=event.time)
-        if values["student_id"] not in rows or rows[values["student_id"]]["version"] < values["version"]:
-            rows[values["student_id"]] = values
+        kept = rows.get(values["student_id"])
+        if kept is None or kept[0]["version"] < values["version"]:
+            rows[values["student_id"]] = (values, on)
+    await _apply_students(session, rows)
+
+
+async def on_events(session: AsyncSession, events: list[Event]) -> None:
+    """Apply a fetched batch as on_event would one by one, each run of student events set-wise.
+
+    A run's students are written by one upsert and one pass over their spans, so the rollup
+    triggers (statement-level) run once per run instead of once per event. A run ends at any other
+    event (applied as on_event applies it, in order) or when a student comes again.
+    """
+    run: dict[uuid.UUID, tuple[dict, date]] = {}
+    for event in events:
+        if event.type.startswith(STUDENT_EVENTS):
+            values, on = _student_row(event)
+            if values["student_id"] in run:
+                await _apply_students(session, run)
+                run = {}
+            run[values["student_id"]] = (values, on)
+            continue
+        if run:
+            await _apply_students(session, run)
+            run = {}
+        await on_event(session, event)
+        await session.flush()
+        session.expunge_all()  # each event starts as on a fresh session, as the consumer does
+    await _apply_students(session, run)
+
+
+def _student_row(event: Event) -> tuple[dict, date]:
+    """A student event's row of student_fact and the day its enrollment state begins."""
+    change = getattr(event.data, "change", None)
+    values = student_values(event.data, version=event.version or 0, at=event.time)
+    return values, _date(change.effective_date if change else None) or local_date(event.time)
+
+
+async def _apply_students(session: AsyncSession, rows: dict[uuid.UUID, tuple[dict, date]]) -> None:
+    """One upsert of student_fact (a newer version wins, as in on_student), then the written ones' spans."""
     if not rows:
         return
     table = StudentFact.__table__
@@ -563,18 +580,18 @@ async def on_bulk_students(session: AsyncSession, event: Event) -> None:
     stmt = insert(table)
     stmt = stmt.on_conflict_do_update(
         index_elements=["student_id"],
-        set_={k: stmt.excluded[k] for k in next(iter(rows.values())) if k != "student_id"},
+        set_={k: stmt.excluded[k] for k in next(iter(rows.values()))[0] if k != "student_id"},
         where=table.c.version < stmt.excluded.version,
     ).returning(table.c.student_id)
-    written = set((await session.execute(stmt, list(rows.values()))).scalars())
+    written = set((await session.execute(stmt, [values for values, _ in rows.values()])).scalars())
     if written:
-        await _bulk_spans(session, [rows[i] for i in written], local_date(event.time))
+        await _bulk_spans(session, [rows[i] for i in written])
 
 
-async def _bulk_spans(session: AsyncSession, rows: list[dict], on: date) -> None:
+async def _bulk_spans(session: AsyncSession, rows: list[tuple[dict, date]]) -> None:
     """Close, replace or keep each student's open span as on_student does, set-wise."""
     t = EnrollmentSpan.__table__
-    ids = [r["student_id"] for r in rows]
+    ids = [values["student_id"] for values, _ in rows]
     current = {
         r.student_id: r
         for r in (
@@ -583,18 +600,22 @@ async def _bulk_spans(session: AsyncSession, rows: list[dict], on: date) -> None
             )
         ).all()
     }
-    close, drop, new = [], [], []
-    for values in rows:
+    close: dict[date, list] = {}
+    drop, new = [], []
+    for values, on in rows:
         span = {k: values[k] for k in SPAN_FIELDS}
         old = current.get(values["student_id"])
         if old is not None:
             if all(getattr(old, k) == v for k, v in span.items()):
                 continue
-            (drop if old.valid_from >= on else close).append(old.id)
+            if old.valid_from >= on:  # same day: the later state replaces the earlier one
+                drop.append(old.id)
+            else:
+                close.setdefault(on, []).append(old.id)
         new.append({"student_id": values["student_id"], "valid_from": on, "valid_to": None, **span})
     if drop:
         await session.execute(t.delete().where(t.c.id.in_(drop)))
-    if close:
-        await session.execute(update(t).where(t.c.id.in_(close)).values(valid_to=on))
+    for on, ids_closed in close.items():
+        await session.execute(update(t).where(t.c.id.in_(ids_closed)).values(valid_to=on))
     if new:
         await session.execute(insert(t), new)
