@@ -7,6 +7,7 @@ with servers already running on the machine.
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -20,6 +21,7 @@ from sqlalchemy.engine import make_url
 
 log = structlog.get_logger()
 DATABASE = "notoneless"
+MAX_CONNECTIONS = 300  # see EmbeddedPostgres._ensure_max_connections
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -54,11 +56,34 @@ class EmbeddedPostgres:
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         self.server = pgserver.get_server(self.pgdata, cleanup_mode="stop")
+        self._ensure_max_connections()
         base = make_url(self.server.get_uri())
         exists = self.server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}';")  # noqa: S608 - constant
         if "(1 row)" not in exists:
             self.server.psql(f"CREATE DATABASE {DATABASE};")
         return base.set(database=DATABASE).render_as_string(hide_password=False)
+
+    def _max_connections(self) -> int:
+        out = self.server.psql("SELECT 'max_connections=' || current_setting('max_connections');")
+        found = re.search(r"max_connections=(\d+)", out)
+        if not found:
+            raise RuntimeError(f"could not read max_connections from psql: {out!r}")
+        return int(found.group(1))
+
+    def _ensure_max_connections(self) -> None:
+        """Raise max_connections to MAX_CONNECTIONS, restarting once; later starts find it set.
+
+        initdb's default of 100 (97 for non-superusers) is what the five processes' pools alone can
+        hold open: each keeps up to 2 x NOL_DB_POOL_SIZE (20) after a burst, leaving nothing for the
+        relays' LISTEN connections, the separate registry relay, import/verification workers or a
+        second stack in tests. docker/compose.yaml runs its PostgreSQL with the same 300.
+        """
+        if self._max_connections() >= MAX_CONNECTIONS:
+            return
+        # ALTER SYSTEM writes postgresql.auto.conf in the data dir; it takes effect at the restart.
+        self.server.psql(f"ALTER SYSTEM SET max_connections = {MAX_CONNECTIONS};")
+        self.restart()
+        log.info("embedded postgresql max_connections raised", max_connections=self._max_connections())
 
     def create_database(self, name: str) -> str:
         """Create a fresh database on this server; return its URL."""
