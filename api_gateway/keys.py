@@ -1,6 +1,8 @@
 """Ed25519 signing keys: the current one signs, previous public keys stay in the JWKS for overlap.
 
-The current key signs tokens and every request the gateway sends a service (kit.gateway_trust).
+The current key signs tokens and the gateway's own calls to services (ops, tasks, the school
+look-up: the v1 form of kit.gateway_trust). Requests the gateway forwards are not signed with it:
+they carry an HMAC under the hop key of the service they go to (the v2 form).
 
 The private key comes from NOL_JWT_PRIVATE_KEY (PEM) or is made once under
 NOL_DATA_DIR/keys/jwt_ed25519.pem (mode 0600) and reused on restart. To rotate,

@@ -10,7 +10,8 @@ post an absence (15%), list subsidy batches (10%), enrollment figures (15%) — 
 - `direct`: each request to the owning service's own port (same token: the services verify it);
   a service port serves plain reads to anyone with a token but writes only with the gateway's
   signature (kit.gateway_trust), so the direct side signs its writes as the gateway signs what it
-  forwards (the gateway's key from the stack's data dir) and sends its reads as they are;
+  forwards (the v2 form: an HMAC under that service's hop key, `hop_key` with the stack's data dir
+  and environment) and sends its reads as they are;
 - `gateway`: through the gateway (token check, route roles, audit of writes, one pooled aiohttp
   session to the services) — the production path;
 - `gateway+httpx`: the same gateway forwarding with httpx over httpcore's pool (the transport it
@@ -41,11 +42,11 @@ from stdnum.cn import ric
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from api_gateway.keys import load_keyring  # noqa: E402
 from bench.common import load_average, machine, median, percentile, result  # noqa: E402
 from deploy.embedded import free_port, wait_for_port  # noqa: E402
 from deploy.stack import Stack  # noqa: E402
-from services.kit.settings import Settings  # noqa: E402
+from services.kit.gateway_trust import HEADER, hop_key, sign_mac  # noqa: E402
+from services.kit.settings import SERVICES, Settings  # noqa: E402
 
 ADMIN = ("admin", "Admin-bench-2026")
 COUNTY = "610931"
@@ -190,6 +191,27 @@ async def drive(
     }
 
 
+class HopSigner(httpx.Auth):
+    """httpx auth signing each request as the gateway signs what it forwards (kit.gateway_trust v2):
+    an HMAC under the hop key of the service whose port the request goes to."""
+
+    def __init__(self, keys: dict[int, bytes]):
+        self.keys = keys
+
+    def auth_flow(self, request: httpx.Request):
+        raw: dict[bytes, str] = {}
+        for key, val in request.headers.raw:  # bytes as they go out, decoded as the service will
+            raw.setdefault(key.lower(), val.decode("latin-1"))
+        request.headers[HEADER] = sign_mac(
+            self.keys[request.url.port],
+            method=request.method,
+            target=request.url.raw_path,
+            authorization=raw.get(b"authorization"),
+            length=raw.get(b"content-length"),
+        )
+        yield request
+
+
 def start_variant(stack: Stack, factory: str, log_dir: Path) -> tuple[subprocess.Popen, str]:
     """Run another gateway (same env and services) from bench/gateway_variants.py on a free port."""
     port = free_port()
@@ -225,9 +247,12 @@ async def bench(stack: Stack, args: argparse.Namespace, variants: dict[str, str]
     limits = httpx.Limits(
         max_connections=max(args.levels) * 2, max_keepalive_connections=max(args.levels) * 2
     )
-    # The direct side signs its writes as the gateway signs what it forwards (kit.gateway_trust):
-    # without it a service port refuses them (403), which would make the direct side look cheaper.
-    signs = {"direct": load_keyring(Settings(data_dir=stack.data_dir)).signer()}
+    # The direct side signs its writes as the gateway signs what it forwards (kit.gateway_trust v2, an
+    # HMAC under each service's hop key): without it a service port refuses them (403), which would
+    # make the direct side look cheaper. The keys come from the stack's data dir and environment, as
+    # the gateway's do.
+    settings = Settings(data_dir=stack.data_dir)
+    signs = {"direct": HopSigner({stack.port_of(s): hop_key(settings, s) for s in SERVICES})}
     async with httpx.AsyncClient(headers=headers, timeout=30, limits=limits, trust_env=False) as client:
         # Warm every path (pools, prepared statements, JWKS caches) before measuring.
         for name, base in targets.items():

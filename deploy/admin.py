@@ -11,10 +11,15 @@
         Read the stream from sequence N (to M) and apply every event on the consumer's subjects its
         inbox has not seen (a restored projection catching up); applied ones are skipped (the inbox).
     keys rotate [--dry-run]
-        Make a new Ed25519 key for tokens and the gateway's request signatures; the old public key
-        stays verifiable under keys/previous/ until its tokens expire. Restart the gateway after it.
+        Make a new Ed25519 key for tokens and for the gateway's own calls to services (ops, tasks:
+        the v1 form of kit.gateway_trust). Forwarded requests carry an HMAC under each service's hop
+        key (v2), which this leaves alone. The old public key stays verifiable under keys/previous/
+        until its tokens expire. Restart the gateway after it.
     keys list
         Show the current key id and the previous ones still accepted.
+    keys hop
+        Print each service's own key of the gateway's request MACs (`HOP_KEY_<SERVICE>=…`, for
+        docker/.env), derived from the gateway's NOL_HOP_SECRET (RUNBOOK.md "Rotate keys").
 
 The database is NOL_DATABASE_URL (or the embedded server of `make run` under NOL_DATA_DIR); the
 event stream NOL_NATS_URL. Exit status 0 on success, 1 when something failed, 2 on bad usage.
@@ -22,6 +27,7 @@ event stream NOL_NATS_URL. Exit status 0 on success, 1 when something failed, 2 
 
 import argparse
 import asyncio
+import base64
 import getpass
 import importlib
 import os
@@ -268,6 +274,15 @@ def rotate_keys(settings: Settings, *, dry_run: bool = False) -> dict[str, str]:
     return result
 
 
+def hop_keys(settings: Settings) -> list[str]:
+    """`HOP_KEY_<SERVICE>=<base64>` for each service: its NOL_HOP_KEY, from the gateway's hop secret."""
+    from services.kit.gateway_trust import hop_key
+
+    if not settings.hop_secret:
+        raise ValueError("set NOL_HOP_SECRET (the gateway's) to derive the services' keys from it")
+    return [f"HOP_KEY_{s.upper()}={base64.b64encode(hop_key(settings, s)).decode()}" for s in SERVICES]
+
+
 def list_keys(settings: Settings) -> list[str]:
     from api_gateway.keys import load_keyring
 
@@ -310,6 +325,7 @@ def parser() -> argparse.ArgumentParser:
     rotate = keys.add_parser("rotate", help="make a new signing key; the old one stays verifiable")
     rotate.add_argument("--dry-run", action="store_true")
     keys.add_parser("list", help="the current and previous key ids")
+    keys.add_parser("hop", help="each service's key of the gateway's request MACs, from NOL_HOP_SECRET")
     return top
 
 
@@ -349,6 +365,9 @@ def main(argv: list[str] | None = None) -> int:
             settings = _settings(database=False)
             if args.command == "list":
                 print("\n".join(list_keys(settings)))
+                return 0
+            if args.command == "hop":
+                print("\n".join(hop_keys(settings)))
                 return 0
             done = rotate_keys(settings, dry_run=args.dry_run)
             print(

@@ -17,7 +17,7 @@ from fastapi import Depends, Request
 
 from services.kit import rls
 from services.kit.errors import Forbidden, RateLimited, Unauthorized
-from services.kit.gateway_trust import NotViaGateway, SignatureVerifier, hop_key
+from services.kit.gateway_trust import NotViaGateway, SignatureVerifier, own_hop_keys
 from services.kit.revocation import RevocationList
 from services.kit.settings import Settings
 
@@ -257,7 +257,7 @@ class RequireTokenMiddleware:
         if self._signatures is None:  # the token verifier is made in the app's lifespan
             state = scope["app"].state
             self._signatures = SignatureVerifier(
-                state.verifier.public_key, mac_key=hop_key(state.settings, state.service)
+                state.verifier.public_key, mac_keys=own_hop_keys(state.settings, state.service)
             )
         return self._signatures
 

@@ -30,18 +30,34 @@ from services.kit.settings import Settings
 
 
 def _master_key(settings: Settings) -> bytes:
-    return _master_key_of(settings.data_key, settings.data_dir)
+    return _master_key_of(settings.data_key, _absolute(settings.data_dir))
+
+
+def _absolute(path: Path) -> Path:
+    return path if path.is_absolute() else Path.cwd() / path
 
 
 @lru_cache(maxsize=8)
 def _master_key_of(data_key: str | None, data_dir: Path) -> bytes:
     """Read the data key once per process and source (it never changes while a process runs)."""
     if data_key:
-        key = base64.b64decode(data_key)
-        if len(key) != 32:
-            raise ValueError("NOL_DATA_KEY must be 32 bytes, base64-encoded")
-        return key
-    path = data_dir / "keys" / "data.key"
+        return key_from_text(data_key, "NOL_DATA_KEY")
+    return stored_key(data_dir / "keys" / "data.key")
+
+
+def key_from_text(text: str, name: str) -> bytes:
+    """Decode a 32-byte key given as base64 (a setting), or raise ValueError naming the setting."""
+    try:
+        key = base64.b64decode(text)
+    except ValueError:  # binascii.Error: bad padding
+        key = b""
+    if len(key) != 32:
+        raise ValueError(f"{name} must be 32 bytes, base64-encoded")
+    return key
+
+
+def stored_key(path: Path) -> bytes:
+    """Return the 32-byte key kept in `path` (base64), made once at random by the first process to ask."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(f"{path}.{os.getpid()}.tmp")
@@ -58,6 +74,11 @@ def _master_key_of(data_key: str | None, data_dir: Path) -> bytes:
 
 def _derive(master: bytes, purpose: bytes) -> bytes:
     return HKDF(algorithm=SHA256(), length=32, salt=None, info=purpose).derive(master)
+
+
+def derive_key(master: bytes, purpose: str) -> bytes:
+    """Return a 32-byte key for one purpose derived from another key (HKDF-SHA256)."""
+    return _derive(master, f"notoneless/{purpose}/v1".encode())
 
 
 class FieldCipher:
@@ -226,4 +247,4 @@ def sweep_uploads(folder: Path, *, keep: Collection[uuid.UUID], grace_seconds: f
 
 def derived_key(settings: Settings, purpose: str) -> bytes:
     """Return a 32-byte key for one purpose, derived from the data key (never the data key itself)."""
-    return _derive(_master_key(settings), f"notoneless/{purpose}/v1".encode())
+    return derive_key(_master_key(settings), purpose)

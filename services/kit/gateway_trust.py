@@ -22,20 +22,21 @@ length, and the same nonce, which the service has already seen.
 
 Two forms of the same header, covering the same fields:
 
-- **`kid=…,t=…,n=…,sig=…`** (v1, above): an Ed25519 signature. Anyone holding only the JWKS can
-  check it. The gateway's own calls to services (ops, tasks, docs) and the tests use it.
-- **`t=…,n=…,mac=…`** (v2): an HMAC-SHA256 under a key for that one service, derived from the
-  data key (`kit.crypto.derived_key`, purpose `gateway-hop/<service>`), over the same fields after
-  the first line `nol-gateway-request-v2`. Every request the gateway forwards carries this form.
-  Checking an Ed25519 signature cost a service about 0.12 ms of CPU per request, more than a tenth
-  of a plain read; an HMAC costs 2 µs.
+- **`kid=…,t=…,n=…,sig=…`** (v1, above): an Ed25519 signature with the token key. The gateway's
+  own calls to services (ops, tasks, the school look-up) and tools use it.
+- **`t=…,n=…,mac=…`** (v2): an HMAC-SHA256 over the same fields after the first line
+  `nol-gateway-request-v2`, under the hop key of that one service. Every request the gateway
+  forwards carries this form: checking an Ed25519 signature cost a service about 0.12 ms of CPU per
+  request, more than a tenth of a plain read; an HMAC costs 2 µs.
 
-What v2 changes in who can sign: a holder of the data key can mint a hop MAC, as it can mint a
-signed download link (kit.storage). That is the gateway and the services. Each service already
-holds the data key (it decrypts ID numbers) and its schema's database credentials, so a hop MAC
-gives none of them anything it could not reach already. A service's key is its own: a MAC made
-for one service is refused by another. Freshness, the nonce and what is covered are the same for
-both forms.
+The hop keys keep v1's rule that a service cannot speak for the gateway to another service. The
+gateway holds the hop secret (`NOL_HOP_SECRET`) and derives each service's key from it
+(`hop_key`); a service is given only its own key (`NOL_HOP_KEY`, `own_hop_keys`; during a
+rotation the new and the old, comma-separated). A service can therefore MAC requests only to
+itself, which it could act on anyway, and a MAC made for one service is refused by another. On one
+machine with one data dir (`make run`, the tests) both sides derive from `keys/hop.key`, made once,
+beside the token key a service could read there just as well. Freshness, the nonce and what is
+covered are the same for both forms.
 """
 
 import base64
@@ -46,12 +47,14 @@ import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Generator
+from functools import lru_cache
+from pathlib import Path
 
 import httpx
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from services.kit.crypto import derived_key
+from services.kit.crypto import derive_key, key_from_text, stored_key
 from services.kit.errors import Forbidden, Unauthorized
 from services.kit.settings import Settings
 
@@ -81,9 +84,27 @@ def _unb64url(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+@lru_cache(maxsize=8)
+def _hop_secret(secret: str | None, data_dir: Path) -> bytes:
+    if secret:
+        return key_from_text(secret, "NOL_HOP_SECRET")
+    return stored_key(data_dir / "keys" / "hop.key")
+
+
 def hop_key(settings: Settings, service: str) -> bytes:
-    """Return the key of the v2 form for requests to `service` (the gateway's and that service's)."""
-    return derived_key(settings, f"gateway-hop/{service}")
+    """Return the key the gateway MACs requests to `service` with (v2): derived from the hop secret
+    (`NOL_HOP_SECRET`, else `keys/hop.key` in the data dir, made once)."""
+    data_dir = settings.data_dir if settings.data_dir.is_absolute() else Path.cwd() / settings.data_dir
+    return derive_key(_hop_secret(settings.hop_secret, data_dir), f"gateway-hop/{service}")
+
+
+def own_hop_keys(settings: Settings, service: str) -> tuple[bytes, ...]:
+    """Return the keys a service accepts v2 MACs under: `NOL_HOP_KEY` (its own; `new,old` while
+    rotating), else the one `hop_key` gives on this machine."""
+    if settings.hop_key:
+        given = [k.strip() for k in settings.hop_key.split(",")]
+        return tuple(key_from_text(k, "NOL_HOP_KEY") for k in given if k)
+    return (hop_key(settings, service),)
 
 
 def message(*, kid: str, t: int, nonce: str, method: str, target: bytes, authorization: str | None,
@@ -163,8 +184,8 @@ KeyLookup = Callable[[str], Awaitable[Ed25519PublicKey]]
 class SignatureVerifier:
     """Check a request's gateway signature: key, freshness, what it covers, and a nonce seen once."""
 
-    def __init__(self, key_for: KeyLookup, *, mac_key: bytes | None = None, window: int = WINDOW_SECONDS):
-        self.key_for, self.mac_key, self.window = key_for, mac_key, window
+    def __init__(self, key_for: KeyLookup, *, mac_keys: tuple[bytes, ...] = (), window: int = WINDOW_SECONDS):
+        self.key_for, self.mac_keys, self.window = key_for, mac_keys, window
         self._seen: dict[str, float] = {}
 
     def _remember(self, nonce: str, now: float) -> None:
@@ -195,10 +216,11 @@ class SignatureVerifier:
         covered = dict(t=int(fields["t"]), nonce=fields["n"], method=scope["method"], target=target,
                        authorization=headers.get("authorization"), length=headers.get("content-length"))
         if "mac" in fields:
-            if self.mac_key is None:
+            if not self.mac_keys:
                 raise BadSignature("Gateway signature of a form this service has no key for")
-            expected = _mac(self.mac_key, message(kid=MAC_KID, context=CONTEXT_MAC, **covered))
-            if not hmac.compare_digest(expected.encode(), fields["mac"].encode("latin-1")):
+            signed = message(kid=MAC_KID, context=CONTEXT_MAC, **covered)
+            given = fields["mac"].encode("latin-1")
+            if not any(hmac.compare_digest(_mac(key, signed).encode(), given) for key in self.mac_keys):
                 raise BadSignature("Gateway signature does not match this request")
         else:
             try:

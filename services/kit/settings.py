@@ -87,6 +87,11 @@ class Settings(BaseSettings):
 
     # Privacy: key for the ID-number column encryption and lookup hash.
     data_key: str | None = None
+    # The gateway -> service hop (kit.gateway_trust v2): the gateway's secret, and a service's own key
+    # derived from it (`python -m deploy.admin keys hop`; "new,old" while rotating). Unset: both
+    # derive from keys/hop.key in the data dir (one machine).
+    hop_secret: str | None = None
+    hop_key: str | None = None
 
     # Object storage (kit.storage): files under NOL_DATA_DIR/objects unless an S3-compatible endpoint
     # (MinIO) is set. Signed download links (kit.storage.LinkSigner) live this long.

@@ -1,5 +1,7 @@
 """The operators' CLI (deploy.admin): reset a password and log in with it; replay the stream; rotate keys."""
 
+import base64
+import os
 import subprocess
 import sys
 
@@ -9,7 +11,8 @@ import pytest
 from api_gateway.keys import load_keyring
 from deploy.admin import replay_stream, reset_password, rotate_keys
 from deploy.stack import Stack
-from services.kit.settings import Settings
+from services.kit.gateway_trust import hop_key, own_hop_keys
+from services.kit.settings import SERVICES, Settings
 from tests.helpers import USER_PASSWORD, World, eventually
 
 
@@ -103,3 +106,21 @@ def test_keys_rotate_keeps_the_old_key_verifiable(tmp_path):
     assert done["previous_kid"] == before.kid and after.kid == done["new_kid"] != before.kid
     assert {k["kid"] for k in after.public_keys} == {before.kid, after.kid}
     assert all("PRIVATE" not in p.read_text() for p in (tmp_path / "keys" / "previous").glob("*.pem"))
+
+
+def test_keys_hop_prints_each_services_own_key_from_the_gateways_secret(tmp_path):
+    secret = base64.b64encode(os.urandom(32)).decode()
+    env = {**os.environ, "NOL_HOP_SECRET": secret, "NOL_DATA_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "deploy.admin", "keys", "hop"], env=env, capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    printed = dict(line.split("=", 1) for line in done.stdout.split())
+    assert sorted(printed) == sorted(f"HOP_KEY_{s.upper()}" for s in SERVICES)
+    gateway = Settings(hop_secret=secret, data_dir=tmp_path)
+    for service in SERVICES:  # what a service given that line accepts is what the gateway MACs with
+        given = Settings(hop_key=printed[f"HOP_KEY_{service.upper()}"], data_dir=tmp_path)
+        assert own_hop_keys(given, service) == (hop_key(gateway, service),)
+    env.pop("NOL_HOP_SECRET")
+    refused = subprocess.run([sys.executable, "-m", "deploy.admin", "keys", "hop"], env=env, capture_output=True,
+                             text=True, timeout=60)  # fmt: skip
+    assert refused.returncode == 1 and "NOL_HOP_SECRET" in refused.stderr
