@@ -95,9 +95,25 @@ async def test_lag_moves_during_a_burst_and_settles(stack: Stack, world: World, 
             held = await scrape(client, stack.url("registry"))
             assert value(held, "nol_outbox_unpublished") >= N
             assert value(held, "nol_outbox_oldest_unpublished_seconds") > 0
+            # Statistics applies the burst as soon as it arrives (a fetch set-wise, in well under the
+            # scrape's interval): holding its table for a moment is what makes its lag seen for sure.
+            await db.execute("BEGIN; LOCK TABLE statistics.student_fact IN EXCLUSIVE MODE")
         finally:
             stack.spawn("relay-registry")
         seen = dict.fromkeys(CONSUMERS, 0.0)
+        try:
+
+            async def held_back() -> bool:
+                got = await scrape(client, stack.url("statistics"))
+                lag = value(got, "nol_consumer_pending", consumer="statistics") + value(
+                    got, "nol_consumer_unacknowledged", consumer="statistics"
+                )
+                seen["statistics"] = max(seen["statistics"], lag)
+                return lag > 0
+
+            await eventually(held_back, timeout=30, interval=0.05)
+        finally:
+            await db.execute("COMMIT")
 
         async def settled():
             done = True
