@@ -30,19 +30,18 @@ from services.kit.settings import Settings
 
 
 def _master_key(settings: Settings) -> bytes:
-    return _master_key_of(settings.data_key, _absolute(settings.data_dir))
+    return secret_key(settings, settings.data_key, "NOL_DATA_KEY", "data.key")
 
 
-def _absolute(path: Path) -> Path:
-    return path if path.is_absolute() else Path.cwd() / path
+def secret_key(settings: Settings, given: str | None, name: str, file: str) -> bytes:
+    """Return a 32-byte secret: the setting `name` when given (base64), else `keys/<file>` in the data
+    dir, made once. Read once per process and source: it never changes while a process runs."""
+    return _secret_key(given, name, str(settings.data_dir), os.getcwd(), file)
 
 
-@lru_cache(maxsize=8)
-def _master_key_of(data_key: str | None, data_dir: Path) -> bytes:
-    """Read the data key once per process and source (it never changes while a process runs)."""
-    if data_key:
-        return key_from_text(data_key, "NOL_DATA_KEY")
-    return stored_key(data_dir / "keys" / "data.key")
+@lru_cache(maxsize=16)
+def _secret_key(given: str | None, name: str, data_dir: str, cwd: str, file: str) -> bytes:
+    return key_from_text(given, name) if given else stored_key(Path(cwd, data_dir, "keys", file))
 
 
 def key_from_text(text: str, name: str) -> bytes:

@@ -47,14 +47,12 @@ import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Generator
-from functools import lru_cache
-from pathlib import Path
 
 import httpx
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from services.kit.crypto import derive_key, key_from_text, stored_key
+from services.kit.crypto import derive_key, key_from_text, secret_key
 from services.kit.errors import Forbidden, Unauthorized
 from services.kit.settings import Settings
 
@@ -84,18 +82,11 @@ def _unb64url(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-@lru_cache(maxsize=8)
-def _hop_secret(secret: str | None, data_dir: Path) -> bytes:
-    if secret:
-        return key_from_text(secret, "NOL_HOP_SECRET")
-    return stored_key(data_dir / "keys" / "hop.key")
-
-
 def hop_key(settings: Settings, service: str) -> bytes:
     """Return the key the gateway MACs requests to `service` with (v2): derived from the hop secret
     (`NOL_HOP_SECRET`, else `keys/hop.key` in the data dir, made once)."""
-    data_dir = settings.data_dir if settings.data_dir.is_absolute() else Path.cwd() / settings.data_dir
-    return derive_key(_hop_secret(settings.hop_secret, data_dir), f"gateway-hop/{service}")
+    secret = secret_key(settings, settings.hop_secret, "NOL_HOP_SECRET", "hop.key")
+    return derive_key(secret, f"gateway-hop/{service}")
 
 
 def own_hop_keys(settings: Settings, service: str) -> tuple[bytes, ...]:
