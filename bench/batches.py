@@ -26,7 +26,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
@@ -37,13 +37,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import result
 from deploy.stack import Stack
+from services.contracts.calendar import today
 from services.subsidy.domain import current_semester
 
 ADMIN = ("admin", "Admin-bench-2026")
 PASSWORD = "Bench-user-2026"  # noqa: S105 - a throwaway stack's users
 COUNTY = "610928"
 SEMESTER = current_semester()
-POSTED = (date.today() - timedelta(days=5)).isoformat()
+POSTED = (today() - timedelta(days=5)).isoformat()  # the deployment's day (Asia/Shanghai), not UTC's
 PHASES = [0.0, 0.0, 0.0, 0.0]  # seconds spent in submit, township approval, county approval, pay
 
 BASELINE = """
@@ -189,7 +190,7 @@ async def one_run(
 
     async def approve_and_pay(batch: dict) -> dict:
         url = f"/api/v1/subsidy/batches/{batch['id']}"
-        pay = {"paid_on": date.today().isoformat(), "reference": f"BENCH-{run}"}
+        pay = {"paid_on": today().isoformat(), "reference": f"BENCH-{run}"}
         steps = [
             ("submit", schools[batch["school_code"]], {"publicity_start": POSTED}),
             ("approve", town_users[batch["area_code"]], None),

@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import load_average, machine, median, percentile, result  # noqa: E402
 from deploy.embedded import free_port, wait_for_port  # noqa: E402
 from deploy.stack import Stack  # noqa: E402
+from services.contracts.calendar import today  # noqa: E402
 from services.kit.gateway_trust import HEADER, hop_key, sign_mac  # noqa: E402
 from services.kit.settings import SERVICES, Settings  # noqa: E402
 
@@ -68,7 +69,7 @@ def id_number(i: int) -> str:
 
 def school_days(n: int) -> list[str]:
     """The last n weekdays before today (absences must be on a past school day)."""
-    days, d = [], date.today() - timedelta(days=1)
+    days, d = [], today() - timedelta(days=1)  # the deployment's day, not UTC's
     while len(days) < n:
         if d.weekday() < 5:
             days.append(d.isoformat())
