@@ -94,7 +94,10 @@ def own_hop_keys(settings: Settings, service: str) -> tuple[bytes, ...]:
     rotating), else the one `hop_key` gives on this machine."""
     if settings.hop_key:
         given = [k.strip() for k in settings.hop_key.split(",")]
-        return tuple(key_from_text(k, "NOL_HOP_KEY") for k in given if k)
+        keys = tuple(key_from_text(k, "NOL_HOP_KEY") for k in given if k)
+        if not keys:
+            raise ValueError("NOL_HOP_KEY names no key")
+        return keys
     return (hop_key(settings, service),)
 
 

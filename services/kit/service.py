@@ -20,6 +20,7 @@ from services.kit.consumer import BatchHandler, Consumer, Handler, Parser
 from services.kit.db import make_engine, service_url, sessionmaker_for
 from services.kit.docs import install_offline_docs
 from services.kit.errors import install_error_handlers
+from services.kit.gateway_trust import own_hop_keys
 from services.kit.i18n import LanguageMiddleware
 from services.kit.listing import Labels, ListingMiddleware
 from services.kit.listing import install as install_listing
@@ -179,6 +180,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
             http_source(settings.revocations_url), max_age=settings.revocation_poll_seconds
         )
         app.state.verifier = TokenVerifier(settings, revocations=revocations)
+        own_hop_keys(settings, spec.name)  # a bad NOL_HOP_KEY stops the start, not every request
         app.state.nats = None
         app.state.barrier = None
         events = rls.system_task(_run_events(app, spec, settings))  # consumers, relay: every row
