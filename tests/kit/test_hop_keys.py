@@ -69,6 +69,11 @@ async def test_a_service_accepts_its_keys_only_new_and_old_while_rotating():
         await verifier.verify(scope(mac(new), path=b"/api/v1/schools"))
 
 
+def test_a_key_list_naming_no_key_is_refused():
+    with pytest.raises(ValueError, match="NOL_HOP_KEY names no key"):
+        own_hop_keys(Settings(hop_key=" , "), "registry")
+
+
 @pytest.mark.parametrize("given", ["short", b64(os.urandom(16)), "!!!"])
 def test_a_malformed_key_names_its_setting(given):
     with pytest.raises(ValueError, match="NOL_HOP_KEY"):

@@ -63,7 +63,12 @@ def batch(p: Province) -> tuple[list[dict], list[str]]:
     student(d, "created", 1, stage="junior", grade=7, school_code=p.schools[(township, "junior")])
     student(b, "updated", 2, at=timedelta(days=1), categories=["orphan"])  # the next day: b's span closes
     student(d, "updated", 2, status="suspended")
-    return out, [a, b, c, d]
+    e = str(uuid.uuid4())
+    student(e, "created", 1)
+    student(e, "updated", 3, at=timedelta(days=2), grade=4)  # two days on: e's span closes then
+    student(e, "updated", 2, grade=5)  # stale, right after the newer one: must not win
+    student(d, "updated", 3, status="suspended", name="改名")  # same span: kept, not closed
+    return out, [a, b, c, d, e]
 
 
 async def snapshot(session, ids: list[str], code: str) -> dict:
@@ -118,4 +123,8 @@ async def test_a_batch_set_wise_equals_its_events_one_by_one(maker):  # noqa: F8
     ]
     closed = [r for r in alone["spans"] if str(r.student_id) == ids[1] and r.valid_to is not None]
     assert [str(s.valid_to) for s in closed] == [f"{YEAR}-03-03"]
+    assert (facts[ids[4]].version, facts[ids[4]].grade) == (3, 4)
+    assert [(str(s.valid_from), s.valid_to and str(s.valid_to), s.grade) for s in alone["spans"]
+            if str(s.student_id) == ids[4]] == [(f"{YEAR}-03-02", f"{YEAR}-03-04", 3), (f"{YEAR}-03-04", None, 4)]
+    assert [s.status for s in alone["spans"] if str(s.student_id) == ids[3]] == ["suspended"]  # fmt: skip
     assert alone["cells"]

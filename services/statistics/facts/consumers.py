@@ -583,9 +583,11 @@ async def _apply_students(session: AsyncSession, rows: dict[uuid.UUID, tuple[dic
         set_={k: stmt.excluded[k] for k in next(iter(rows.values()))[0] if k != "student_id"},
         where=table.c.version < stmt.excluded.version,
     ).returning(table.c.student_id)
-    written = set((await session.execute(stmt, [values for values, _ in rows.values()])).scalars())
+    # Rows in key order, in both lanes: two transactions lock the same students in the same order.
+    ordered = sorted(rows)
+    written = set((await session.execute(stmt, [rows[i][0] for i in ordered])).scalars())
     if written:
-        await _bulk_spans(session, [rows[i] for i in written])
+        await _bulk_spans(session, [rows[i] for i in ordered if i in written])
 
 
 async def _bulk_spans(session: AsyncSession, rows: list[tuple[dict, date]]) -> None:
@@ -596,7 +598,10 @@ async def _bulk_spans(session: AsyncSession, rows: list[tuple[dict, date]]) -> N
         r.student_id: r
         for r in (
             await session.execute(
-                select(t).where(t.c.student_id.in_(ids), t.c.valid_to.is_(None)).with_for_update()
+                select(t)
+                .where(t.c.student_id.in_(ids), t.c.valid_to.is_(None))
+                .order_by(t.c.student_id)
+                .with_for_update()
             )
         ).all()
     }
