@@ -47,7 +47,7 @@ from services.kit.middleware import (
 )
 from services.kit.openapi import operation_id
 from services.kit.revocation import RevocationList
-from services.kit.settings import SERVICES, Settings, get_settings
+from services.kit.settings import Settings, get_settings
 from services.kit.tracing import FASTAPI_TELEMETRY_OFF
 
 log = structlog.get_logger()
@@ -95,8 +95,6 @@ def _lifespan(settings: Settings):
         )
         app.state.http = make_http_client(settings)  # the gateway's own calls to the services
         app.state.upstream = Upstream(settings)  # forwarded requests (proxy)
-        for service in SERVICES:  # a bad NOL_HOP_SECRET stops the start, not every request
-            app.state.upstream.hop_key(service)
         try:
             async with app.state.sessionmaker() as session:
                 await bootstrap_admin(session, settings)

@@ -27,7 +27,7 @@ from api_gateway.routing import API, LINKS, ROUTES, check_route_access, link_ser
 from services.kit import tracing
 from services.kit.errors import AppError, NotFound, Unauthorized, Unavailable, problem
 from services.kit.gateway_trust import HEADER, hop_key, sign_mac
-from services.kit.settings import Settings
+from services.kit.settings import SERVICES, Settings
 from services.kit.tracing import httpx_hook
 
 log = structlog.get_logger()
@@ -98,14 +98,9 @@ class Upstream:
     def __init__(self, settings: Settings):
         self.settings = settings
         self._session: aiohttp.ClientSession | None = None
-        self._hop_keys: dict[str, bytes] = {}
-
-    def hop_key(self, service: str) -> bytes:
-        """Return the key the gateway signs requests to `service` with (kit.gateway_trust, v2)."""
-        key = self._hop_keys.get(service)
-        if key is None:
-            key = self._hop_keys[service] = hop_key(self.settings, service)
-        return key
+        # The key each service's requests are MACed with (kit.gateway_trust v2): a bad NOL_HOP_SECRET
+        # stops the start, not every request.
+        self.hop_keys = {service: hop_key(settings, service) for service in SERVICES}
 
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -260,7 +255,7 @@ async def _proxy(scope: Scope, receive: Receive, service: str) -> Response:
         length = "0"
         headers.append((b"content-length", b"0"))
     # The service answers only what the gateway signed (kit.gateway_trust: the v2 form, its own key).
-    key = upstream_pool.hop_key(service)
+    key = upstream_pool.hop_keys[service]
     signature = sign_mac(key, method=method, target=target, authorization=authorization, length=length)
     headers.append((HEADER.encode(), signature.encode()))
     url = URL(settings.service_url(service) + target.decode("latin-1"), encoded=True)

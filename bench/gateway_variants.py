@@ -14,6 +14,7 @@ from starlette.types import Receive, Scope
 import api_gateway.main as gateway_main
 from api_gateway import proxy
 from services.kit.errors import Unavailable
+from services.kit.gateway_trust import mac_httpx
 
 
 async def _proxy_httpx(scope: Scope, receive: Receive, service: str) -> Response:
@@ -25,7 +26,7 @@ async def _proxy_httpx(scope: Scope, receive: Receive, service: str) -> Response
     url = httpx.URL(state.settings.service_url(service)).copy_with(raw_path=target)
     body = proxy._request_body(receive) if proxy._has_body(scope) else None
     request = client.build_request(scope["method"], url, headers=proxy._upstream_headers(scope), content=body)
-    state.keyring.sign(request)
+    mac_httpx(request, state.upstream.hop_keys[service])  # as the proxy signs (kit.gateway_trust v2)
     try:
         upstream = await client.send(request, stream=True)
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:

@@ -46,7 +46,7 @@ from bench.common import load_average, machine, median, percentile, result  # no
 from deploy.embedded import free_port, wait_for_port  # noqa: E402
 from deploy.stack import Stack  # noqa: E402
 from services.contracts.calendar import today  # noqa: E402
-from services.kit.gateway_trust import HEADER, hop_key, sign_mac  # noqa: E402
+from services.kit.gateway_trust import hop_key, mac_httpx  # noqa: E402
 from services.kit.settings import SERVICES, Settings  # noqa: E402
 
 ADMIN = ("admin", "Admin-bench-2026")
@@ -200,17 +200,7 @@ class HopSigner(httpx.Auth):
         self.keys = keys
 
     def auth_flow(self, request: httpx.Request):
-        raw: dict[bytes, str] = {}
-        for key, val in request.headers.raw:  # bytes as they go out, decoded as the service will
-            raw.setdefault(key.lower(), val.decode("latin-1"))
-        request.headers[HEADER] = sign_mac(
-            self.keys[request.url.port],
-            method=request.method,
-            target=request.url.raw_path,
-            authorization=raw.get(b"authorization"),
-            length=raw.get(b"content-length"),
-        )
-        yield request
+        yield mac_httpx(request, self.keys[request.url.port])
 
 
 def start_variant(stack: Stack, factory: str, log_dir: Path) -> tuple[subprocess.Popen, str]:

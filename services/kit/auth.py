@@ -17,7 +17,7 @@ from fastapi import Depends, Request
 
 from services.kit import rls
 from services.kit.errors import Forbidden, RateLimited, Unauthorized
-from services.kit.gateway_trust import NotViaGateway, SignatureVerifier, own_hop_keys
+from services.kit.gateway_trust import NotViaGateway, SignatureVerifier
 from services.kit.revocation import RevocationList
 from services.kit.settings import Settings
 
@@ -256,9 +256,7 @@ class RequireTokenMiddleware:
     def signatures(self, scope) -> SignatureVerifier:
         if self._signatures is None:  # the token verifier is made in the app's lifespan
             state = scope["app"].state
-            self._signatures = SignatureVerifier(
-                state.verifier.public_key, mac_keys=own_hop_keys(state.settings, state.service)
-            )
+            self._signatures = SignatureVerifier(state.verifier.public_key, mac_keys=state.hop_keys)
         return self._signatures
 
     async def __call__(self, scope, receive, send) -> None:

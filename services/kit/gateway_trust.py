@@ -132,14 +132,24 @@ def sign_mac(key: bytes, *, method: str, target: bytes, authorization: str | Non
     return f"t={t},n={nonce},mac={_mac(key, signed)}"
 
 
-def sign_httpx(request: httpx.Request, private_key: Ed25519PrivateKey, kid: str) -> httpx.Request:
-    """Sign an outgoing request as it stands (URL, Authorization and Content-Length set)."""
+def _covered(request: httpx.Request) -> dict:
+    """What a signature of an outgoing request covers, as the service will read it."""
     raw = {}
     for key, val in request.headers.raw:  # bytes as they go out, decoded as the service will
         raw.setdefault(key.lower(), val.decode("latin-1"))
-    request.headers[HEADER] = sign(
-        private_key, kid, method=request.method, target=request.url.raw_path,
-        authorization=raw.get(b"authorization"), length=raw.get(b"content-length"))
+    return dict(method=request.method, target=request.url.raw_path, authorization=raw.get(b"authorization"),
+                length=raw.get(b"content-length"))  # fmt: skip
+
+
+def sign_httpx(request: httpx.Request, private_key: Ed25519PrivateKey, kid: str) -> httpx.Request:
+    """Sign an outgoing request as it stands (URL, Authorization and Content-Length set)."""
+    request.headers[HEADER] = sign(private_key, kid, **_covered(request))
+    return request
+
+
+def mac_httpx(request: httpx.Request, key: bytes) -> httpx.Request:
+    """MAC an outgoing request as it stands, in the v2 form the gateway forwards with."""
+    request.headers[HEADER] = sign_mac(key, **_covered(request))
     return request
 
 

@@ -180,7 +180,8 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
             http_source(settings.revocations_url), max_age=settings.revocation_poll_seconds
         )
         app.state.verifier = TokenVerifier(settings, revocations=revocations)
-        own_hop_keys(settings, spec.name)  # a bad NOL_HOP_KEY stops the start, not every request
+        # The keys of the gateway's request MACs (kit.auth): a bad NOL_HOP_KEY stops the start.
+        app.state.hop_keys = own_hop_keys(settings, spec.name)
         app.state.nats = None
         app.state.barrier = None
         events = rls.system_task(_run_events(app, spec, settings))  # consumers, relay: every row
